@@ -1,0 +1,9 @@
+//! kakehashi (架け橋): SS-MIX2 hospital storage → HL7 FHIR R4 → CDISC SDTM.
+//!
+//! Stages, in the order data flows: [`ssmix2`] (storage) → [`hl7`] (messages) → … .
+//! The library never prints and never exits; the CLI decides what the user sees.
+
+pub mod diagnostics;
+pub mod hl7;
+pub mod ssmix2;
+pub mod synth;
