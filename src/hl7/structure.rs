@@ -29,6 +29,8 @@ pub struct GroupDef {
     pub children: Vec<Node>,
     /// Segment ids that can open this group.
     first: HashSet<String>,
+    /// The leftmost segment of the group (its usual trigger segment).
+    anchor: String,
 }
 
 impl Node {
@@ -48,6 +50,12 @@ impl Node {
         match self {
             Node::Segment { name, .. } => name,
             Node::Group(g) => &g.name,
+        }
+    }
+    fn leftmost(&self) -> &str {
+        match self {
+            Node::Segment { name, .. } => name,
+            Node::Group(g) => &g.anchor,
         }
     }
     fn can_open(&self, seg: &str) -> bool {
@@ -70,6 +78,8 @@ pub struct MessageDef {
 pub struct Structures {
     pub messages: BTreeMap<String, MessageDef>,
     pub structures: BTreeMap<String, GroupDef>,
+    /// SS-MIX2 data type → the message types it may hold.
+    pub datatypes: BTreeMap<String, Vec<String>>,
 }
 
 fn compute_first(children: &[Node]) -> HashSet<String> {
@@ -131,7 +141,8 @@ impl<'a> GrammarParser<'a> {
                     return Err((start, format!("group {name} is empty")));
                 }
                 let first = compute_first(&children);
-                Node::Group(GroupDef { name: name.to_owned(), optional: false, repeat: false, children, first })
+                let anchor = children[0].leftmost().to_owned();
+                Node::Group(GroupDef { name: name.to_owned(), optional: false, repeat: false, children, first, anchor })
             } else {
                 if name.len() != 3 || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
                     return Err((start, format!("{name:?} is not a segment id (three upper-case letters or digits) and is not followed by '('")));
@@ -208,12 +219,20 @@ impl Structures {
                     match p.seq(false) {
                         Ok(children) => {
                             let first = compute_first(&children);
-                            out.structures.insert(name.clone(), GroupDef { name, optional: false, repeat: false, children, first });
+                            let anchor = children.first().map(|c| c.leftmost().to_owned()).unwrap_or_default();
+                            out.structures.insert(name.clone(), GroupDef { name, optional: false, repeat: false, children, first, anchor });
                         }
                         Err((at, m)) => errors.push(Diagnostic::error("M103", m, loc(line, eq + 2 + at))),
                     }
                 }
-                other => errors.push(Diagnostic::error("M101", format!("unknown line kind {other:?}"), loc(line, 1)).help("lines start with `message` or `structure`")),
+                "datatype" => {
+                    if words.len() < 3 {
+                        errors.push(Diagnostic::error("M101", "a datatype line needs: datatype <data type> <TYPE^TRIGGER>…", loc(line, 1)));
+                        continue;
+                    }
+                    out.datatypes.insert(words[1].to_owned(), words[2..].iter().map(|w| w.to_string()).collect());
+                }
+                other => errors.push(Diagnostic::error("M101", format!("unknown line kind {other:?}"), loc(line, 1)).help("lines start with `message`, `structure` or `datatype`")),
             }
         }
         for (trigger, def) in &out.messages {
@@ -338,12 +357,14 @@ impl Frame<'_> {
     fn new(def: &GroupDef) -> Frame<'_> {
         Frame { def, pos: 0, count: 0, inst: GroupInstance { name: def.name.clone(), items: Vec::new() } }
     }
-    /// The child index that can take `seg` from the current position on, if any.
-    fn find(&self, seg: &str) -> Option<usize> {
+    /// The child index that can take `seg` from the current position on, if any. A
+    /// *strong* match is a segment child or a group `seg` is the leftmost segment of; a weak
+    /// one enters a group through its optional prefix only.
+    fn find(&self, seg: &str, strong_only: bool) -> Option<usize> {
         (self.pos..self.def.children.len()).find(|&j| {
             let c = &self.def.children[j];
             let free = j > self.pos || self.count == 0 || c.repeat();
-            free && c.can_open(seg)
+            free && c.can_open(seg) && (!strong_only || c.leftmost() == seg)
         })
     }
     /// Required children between `from` and `to` (exclusive) that never occurred.
@@ -364,7 +385,15 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
     for seg in msg.segments() {
         let name = seg.name();
         let i = seg.index();
-        let depth = (0..stack.len()).rev().find(|&d| stack[d].find(name).is_some());
+        // Prefer the innermost frame with a strong match (a new repetition of an enclosing
+        // group beats entering an optional nested group: an OMG^O19 ORC starts a new ORDER,
+        // not a PRIOR_RESULT), then the innermost with any match.
+        let strong = (0..stack.len()).rev().find(|&d| stack[d].find(name, true).is_some());
+        let depth = strong.map(|d| (d, true)).or_else(|| (0..stack.len()).rev().find(|&d| stack[d].find(name, false).is_some()).map(|d| (d, false)));
+        let (depth, strong) = match depth {
+            Some((d, s)) => (Some(d), s),
+            None => (None, false),
+        };
         let Some(depth) = depth else {
             if let Some(top) = stack.last_mut() {
                 top.inst.items.push(Item::Unexpected(i));
@@ -389,7 +418,7 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
         // Descend from the frame that can take the segment into the groups that open with it.
         loop {
             let Some(top) = stack.last_mut() else { break };
-            let Some(j) = top.find(name) else { break };
+            let Some(j) = top.find(name, strong).or_else(|| top.find(name, false)) else { break };
             if j != top.pos {
                 let at = msg.locate(i);
                 for m in top.missing(j) {
@@ -498,5 +527,18 @@ mod tests {
         let m = parse("MSH|^~\\&|||||||ADT^A08^ADT_A01|1\nPID|1\nPV1|1");
         let (_, d) = Structures::default_set().group(&m);
         assert!(d.iter().any(|x| x.code == "H011" && x.message.contains("EVN")), "{d:?}");
+    }
+}
+
+#[cfg(test)]
+mod strong_match_tests {
+    use super::*;
+
+    #[test]
+    fn omg_o19_each_orc_starts_an_order() {
+        let m = Message::parse("MSH|^~\\&|||||||OMG^O19^OMG_O19|1\rPID|1\rORC|NW\rTQ1|1\rOBR|1\rORC|PA\rTQ1|1\rOBR|2\rOBX|1\rORC|CH\rTQ1|1\rOBR|3".into()).unwrap().0;
+        let (root, d) = Structures::default_set().group(&m);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(root.groups("ORDER").count(), 3);
     }
 }
