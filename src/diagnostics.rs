@@ -49,7 +49,10 @@ pub struct Location {
 
 impl Location {
     pub fn file(path: impl AsRef<Path>) -> Self {
-        Location { file: Some(path.as_ref().to_path_buf()), ..Default::default() }
+        Location {
+            file: Some(path.as_ref().to_path_buf()),
+            ..Default::default()
+        }
     }
     pub fn with_segment(mut self, seg: impl Into<String>) -> Self {
         self.segment = Some(seg.into());
@@ -109,8 +112,19 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: &'static str, severity: Severity, message: impl Into<String>, location: Location) -> Self {
-        Diagnostic { code, severity, message: message.into(), location, help: None }
+    pub fn new(
+        code: &'static str,
+        severity: Severity,
+        message: impl Into<String>,
+        location: Location,
+    ) -> Self {
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            location,
+            help: None,
+        }
     }
     pub fn error(code: &'static str, message: impl Into<String>, location: Location) -> Self {
         Self::new(code, Severity::Error, message, location)

@@ -22,17 +22,24 @@ pub struct Args {
 
 pub fn run(a: Args) -> ExitCode {
     let structures = Structures::default_set();
-    let policy = StatePolicy { snapshot_types: a.snapshot_types };
+    let policy = StatePolicy {
+        snapshot_types: a.snapshot_types,
+    };
     let storage = Storage::open(&a.roots);
     let pb = progress("reading storage");
     let mut inv = Inventory::default();
-    par_patients(storage.walk(), 64, |pf| Inventory::of_patient(pf, &structures, &policy), |r| {
-        match r {
-            Ok(i) => inv.merge(i),
-            Err(d) => inv.add_diagnostic(d),
-        }
-        pb.set_message(format!("{} patients, {} files", inv.patients, inv.files));
-    });
+    par_patients(
+        storage.walk(),
+        64,
+        |pf| Inventory::of_patient(pf, &structures, &policy),
+        |r| {
+            match r {
+                Ok(i) => inv.merge(i),
+                Err(d) => inv.add_diagnostic(d),
+            }
+            pb.set_message(format!("{} patients, {} files", inv.patients, inv.files));
+        },
+    );
     pb.finish_and_clear();
     match a.format {
         OutputFormat::Text => print!("{}", inv.render(a.max_diagnostics)),

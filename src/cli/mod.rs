@@ -32,7 +32,10 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+        {
             eprintln!("error: cannot set up {n} threads: {e}");
             return ExitCode::from(2);
         }
@@ -47,7 +50,10 @@ pub fn run() -> ExitCode {
 /// A spinner on stderr for long runs; invisible when stderr is not a terminal.
 pub fn progress(what: &str) -> indicatif::ProgressBar {
     let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
     pb.set_message(what.to_owned());
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     pb

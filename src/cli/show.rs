@@ -40,7 +40,10 @@ pub fn run(a: Args) -> ExitCode {
     let structures = Structures::default_set();
     let r = parse_bytes(&bytes, &structures, &Location::file(&a.file));
     let values: Vec<(String, Option<String>)> = match &r.message {
-        Some(m) => paths.iter().map(|p| (p.to_string(), m.get(p).into_owned())).collect(),
+        Some(m) => paths
+            .iter()
+            .map(|p| (p.to_string(), m.get(p).into_owned()))
+            .collect(),
         None => Vec::new(),
     };
     match a.format {
@@ -59,7 +62,10 @@ pub fn run(a: Args) -> ExitCode {
         OutputFormat::Text => {
             println!("encoding: {}", r.encoding.map(|e| e.name()).unwrap_or("-"));
             if let Some(m) = &r.message {
-                println!("message type: {}", m.message_type().unwrap_or_else(|| "-".into()));
+                println!(
+                    "message type: {}",
+                    m.message_type().unwrap_or_else(|| "-".into())
+                );
                 for s in m.segments() {
                     println!("{:>4}  {}", s.line(), s.raw());
                 }

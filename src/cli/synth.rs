@@ -17,17 +17,30 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let opts = SynthOptions { patients: a.patients, seed: a.seed, start: a.start };
+    let opts = SynthOptions {
+        patients: a.patients,
+        seed: a.seed,
+        start: a.start,
+    };
     let pb = super::progress(&format!("writing {} synthetic patients", a.patients));
     let r = generate(&opts, &a.output);
     pb.finish_and_clear();
     match r {
         Ok(s) => {
-            eprintln!("wrote {} patients, {} files, {} bytes to {}", s.patients, s.files, s.bytes, a.output.display());
+            eprintln!(
+                "wrote {} patients, {} files, {} bytes to {}",
+                s.patients,
+                s.files,
+                s.bytes,
+                a.output.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: cannot write the archive under {}: {e}", a.output.display());
+            eprintln!(
+                "error: cannot write the archive under {}: {e}",
+                a.output.display()
+            );
             ExitCode::from(2)
         }
     }

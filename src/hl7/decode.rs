@@ -57,7 +57,10 @@ pub struct Decoded {
 /// Returns the payload and, when something other than line ends follows 0x1C, its offset.
 pub fn strip_framing(bytes: &[u8]) -> (&[u8], usize, Option<usize>) {
     let mut start = 0;
-    while start < bytes.len() && (bytes[start] == 0x0B || bytes[start] == 0xEF && bytes[start..].starts_with(&[0xEF, 0xBB, 0xBF])) {
+    while start < bytes.len()
+        && (bytes[start] == 0x0B
+            || bytes[start] == 0xEF && bytes[start..].starts_with(&[0xEF, 0xBB, 0xBF]))
+    {
         start += if bytes[start] == 0x0B { 1 } else { 3 };
     }
     let body = &bytes[start..];
@@ -65,7 +68,9 @@ pub fn strip_framing(bytes: &[u8]) -> (&[u8], usize, Option<usize>) {
         None => (body, start, None),
         Some(end) => {
             let rest = &body[end + 1..];
-            let trailing = rest.iter().position(|b| !matches!(b, b'\r' | b'\n' | b' ' | 0x1C | 0x0B | 0));
+            let trailing = rest
+                .iter()
+                .position(|b| !matches!(b, b'\r' | b'\n' | b' ' | 0x1C | 0x0B | 0));
             match trailing {
                 // Something real follows the end byte: keep everything so nothing is lost.
                 Some(off) => (body, start, Some(start + end + 1 + off)),
@@ -87,7 +92,10 @@ pub fn detect(bytes: &[u8]) -> TextEncoding {
     if std::str::from_utf8(bytes).is_ok() {
         return TextEncoding::Utf8;
     }
-    if SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes).is_some() {
+    if SHIFT_JIS
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .is_some()
+    {
         return TextEncoding::ShiftJis;
     }
     TextEncoding::Windows1252
@@ -117,19 +125,31 @@ pub fn decode(bytes: &[u8]) -> Decoded {
         // The 0x1C itself is framing, not text.
         text.retain(|c| c != '\u{1C}');
     }
-    Decoded { text, encoding, issues }
+    Decoded {
+        text,
+        encoding,
+        issues,
+    }
 }
 
 const UTF8_FALLBACK: &Enc = encoding_rs::UTF_8;
 
 /// Decode with replacement, recording where each malformed run starts.
-fn decode_with(enc: &'static Enc, bytes: &[u8], base: usize, issues: &mut Vec<DecodeIssue>) -> String {
+fn decode_with(
+    enc: &'static Enc,
+    bytes: &[u8],
+    base: usize,
+    issues: &mut Vec<DecodeIssue>,
+) -> String {
     let mut decoder = enc.new_decoder_without_bom_handling();
-    let cap = decoder.max_utf8_buffer_length_without_replacement(bytes.len()).unwrap_or(bytes.len() * 3 + 16);
+    let cap = decoder
+        .max_utf8_buffer_length_without_replacement(bytes.len())
+        .unwrap_or(bytes.len() * 3 + 16);
     let mut out = String::with_capacity(cap + 16);
     let mut read_total = 0;
     loop {
-        let (result, read) = decoder.decode_to_string_without_replacement(&bytes[read_total..], &mut out, true);
+        let (result, read) =
+            decoder.decode_to_string_without_replacement(&bytes[read_total..], &mut out, true);
         read_total += read;
         match result {
             DecoderResult::InputEmpty => break,
@@ -137,8 +157,13 @@ fn decode_with(enc: &'static Enc, bytes: &[u8], base: usize, issues: &mut Vec<De
             DecoderResult::Malformed(bad, consumed_after) => {
                 let at = read_total - bad as usize - consumed_after as usize;
                 match issues.last_mut() {
-                    Some(DecodeIssue::Malformed { byte, count }) if *byte + *count == base + at => *count += bad as usize,
-                    _ => issues.push(DecodeIssue::Malformed { byte: base + at, count: bad as usize }),
+                    Some(DecodeIssue::Malformed { byte, count }) if *byte + *count == base + at => {
+                        *count += bad as usize
+                    }
+                    _ => issues.push(DecodeIssue::Malformed {
+                        byte: base + at,
+                        count: bad as usize,
+                    }),
                 }
                 out.push('\u{FFFD}');
             }

@@ -7,7 +7,9 @@ use std::borrow::Cow;
 /// Replace escape sequences in one leaf value. Unknown or unterminated sequences are kept
 /// literally so no text is lost.
 pub fn unescape<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
-    let Some(esc) = d.escape else { return Cow::Borrowed(raw) };
+    let Some(esc) = d.escape else {
+        return Cow::Borrowed(raw);
+    };
     if !raw.contains(esc) {
         return Cow::Borrowed(raw);
     }
@@ -30,8 +32,15 @@ pub fn unescape<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
             "E" => out.push(esc),
             "H" | "N" => {}
             ".br" => out.push('\n'),
-            s if s.starts_with('X') && s.len() > 1 && s.len() % 2 == 1 && s[1..].bytes().all(|b| b.is_ascii_hexdigit()) => {
-                let bytes: Vec<u8> = (1..s.len()).step_by(2).filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect();
+            s if s.starts_with('X')
+                && s.len() > 1
+                && s.len() % 2 == 1
+                && s[1..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                let bytes: Vec<u8> = (1..s.len())
+                    .step_by(2)
+                    .filter_map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+                    .collect();
                 match String::from_utf8(bytes) {
                     Ok(s) => out.push_str(&s),
                     // Not UTF-8: treat as Latin-1, which maps every byte.
@@ -66,7 +75,10 @@ mod tests {
 
     #[test]
     fn formatting_escapes() {
-        assert_eq!(unescape(r"\H\bold\N\ line\.br\next", &d()), "bold line\nnext");
+        assert_eq!(
+            unescape(r"\H\bold\N\ line\.br\next", &d()),
+            "bold line\nnext"
+        );
     }
 
     #[test]

@@ -23,7 +23,13 @@ pub struct Delimiters {
 
 impl Default for Delimiters {
     fn default() -> Self {
-        Delimiters { field: '|', component: '^', repetition: '~', escape: Some('\\'), subcomponent: '&' }
+        Delimiters {
+            field: '|',
+            component: '^',
+            repetition: '~',
+            escape: Some('\\'),
+            subcomponent: '&',
+        }
     }
 }
 
@@ -83,7 +89,10 @@ fn is_header(name: &str) -> bool {
 }
 
 fn valid_segment_id(name: &str) -> bool {
-    name.len() == 3 && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    name.len() == 3
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// Lines of a text, split on CR, LF or CRLF; trailing spaces/tabs trimmed; blank lines skipped.
@@ -97,11 +106,16 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
             return None;
         }
         let start = pos;
-        let mut end = match memchr2(b'\r', b'\n', &bytes[pos..]) {
+        let mut end = match memchr::memchr2(b'\r', b'\n', &bytes[pos..]) {
             Some(i) => pos + i,
             None => bytes.len(),
         };
-        let next = if end < bytes.len() && bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') { end + 2 } else { end + 1 };
+        let next = if end < bytes.len() && bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n')
+        {
+            end + 2
+        } else {
+            end + 1
+        };
         pos = next;
         line += 1;
         while end > start && matches!(bytes[end - 1], b' ' | b'\t') {
@@ -113,29 +127,36 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     })
 }
 
-#[inline]
-fn memchr2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == a || c == b)
-}
-
 pub const MAX_MESSAGE_BYTES: usize = u32::MAX as usize - 1;
 
 impl Message {
     /// Parse one message. Fatal problems (no MSH) are an `Err`; everything else is kept and
     /// reported in the returned diagnostics, whose locations carry segment and line only
     /// (the caller adds the file).
+    #[allow(clippy::result_large_err)]
     pub fn parse(text: String) -> Result<(Message, Vec<Diagnostic>), Diagnostic> {
         Self::parse_at(text, 0)
     }
 
     /// As [`Message::parse`], numbering lines from `line_base + 1` (for batch files).
-    pub fn parse_at(text: String, line_base: usize) -> Result<(Message, Vec<Diagnostic>), Diagnostic> {
+    #[allow(clippy::result_large_err)]
+    pub fn parse_at(
+        text: String,
+        line_base: usize,
+    ) -> Result<(Message, Vec<Diagnostic>), Diagnostic> {
         let mut diags = Vec::new();
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(Diagnostic::error("H001", "message larger than 4 GiB", Location::default()));
+            return Err(Diagnostic::error(
+                "H001",
+                "message larger than 4 GiB",
+                Location::default(),
+            ));
         }
         let Some((s0, e0, l0)) = lines(&text).next() else {
-            return Err(Diagnostic::error("H001", "empty message", Location::default()).help("the file holds no segments"));
+            return Err(
+                Diagnostic::error("H001", "empty message", Location::default())
+                    .help("the file holds no segments"),
+            );
         };
         let first = &text[s0..e0];
         if !first.starts_with("MSH") {
@@ -144,13 +165,28 @@ impl Message {
         }
         let mut chars = first[3..].chars();
         let Some(field) = chars.next() else {
-            return Err(Diagnostic::error("H003", "MSH segment has no field separator", Location::default().with_line(line_base + l0).with_segment("MSH-1")));
+            return Err(Diagnostic::error(
+                "H003",
+                "MSH segment has no field separator",
+                Location::default()
+                    .with_line(line_base + l0)
+                    .with_segment("MSH-1"),
+            ));
         };
         if !field.is_ascii() || field.is_ascii_alphanumeric() {
-            return Err(Diagnostic::error("H003", "MSH-1 field separator is not an ASCII punctuation character", Location::default().with_line(line_base + l0).with_segment("MSH-1")));
+            return Err(Diagnostic::error(
+                "H003",
+                "MSH-1 field separator is not an ASCII punctuation character",
+                Location::default()
+                    .with_line(line_base + l0)
+                    .with_segment("MSH-1"),
+            ));
         }
         let enc: Vec<char> = chars.take_while(|&c| c != field).collect();
-        let mut delims = Delimiters { field, ..Delimiters::default() };
+        let mut delims = Delimiters {
+            field,
+            ..Delimiters::default()
+        };
         if enc.len() < 4 {
             diags.push(Diagnostic::warning("H003", format!("MSH-2 declares {} of the 4 encoding characters; HL7 defaults used for the rest", enc.len()), Location::default().with_line(line_base + l0).with_segment("MSH-2")));
         }
@@ -159,13 +195,24 @@ impl Message {
         delims.repetition = pick(1, '~');
         delims.escape = Some(pick(2, '\\'));
         delims.subcomponent = pick(3, '&');
-        let mut seen = vec![delims.field, delims.component, delims.repetition, delims.subcomponent];
+        let mut seen = vec![
+            delims.field,
+            delims.component,
+            delims.repetition,
+            delims.subcomponent,
+        ];
         if let Some(e) = delims.escape {
             seen.push(e);
         }
         seen.sort_unstable();
         if seen.windows(2).any(|w| w[0] == w[1]) {
-            diags.push(Diagnostic::warning("H003", "MSH-1/MSH-2 declare the same character twice", Location::default().with_line(line_base + l0).with_segment("MSH-2")));
+            diags.push(Diagnostic::warning(
+                "H003",
+                "MSH-1/MSH-2 declare the same character twice",
+                Location::default()
+                    .with_line(line_base + l0)
+                    .with_segment("MSH-2"),
+            ));
         }
 
         let fsep = field as u8;
@@ -175,11 +222,9 @@ impl Message {
         for (start, end, line) in lines(&text) {
             let first_field = fields.len() as u32;
             let mut fs = start;
-            for i in start..end {
-                if bytes[i] == fsep {
-                    fields.push((fs as u32, i as u32));
-                    fs = i + 1;
-                }
+            for i in memchr::memchr_iter(fsep, &bytes[start..end]) {
+                fields.push((fs as u32, (start + i) as u32));
+                fs = start + i + 1;
             }
             fields.push((fs as u32, end as u32));
             let field_count = fields.len() as u32 - first_field;
@@ -192,11 +237,32 @@ impl Message {
                         .help("a segment starts with its id, e.g. OBX|; text continuing a previous line is usually an unescaped line break"),
                 );
             } else if !segments.is_empty() && name == "MSH" {
-                diags.push(Diagnostic::warning("H005", "second MSH segment inside one message", Location::default().with_line(line_base + line)).help("batch files are split into messages with split_messages"));
+                diags.push(
+                    Diagnostic::warning(
+                        "H005",
+                        "second MSH segment inside one message",
+                        Location::default().with_line(line_base + line),
+                    )
+                    .help("batch files are split into messages with split_messages"),
+                );
             }
-            segments.push(SegSpan { start: start as u32, end: end as u32, first_field, field_count, line: (line_base + line) as u32 });
+            segments.push(SegSpan {
+                start: start as u32,
+                end: end as u32,
+                first_field,
+                field_count,
+                line: (line_base + line) as u32,
+            });
         }
-        Ok((Message { text, delims, segments, fields }, diags))
+        Ok((
+            Message {
+                text,
+                delims,
+                segments,
+                fields,
+            },
+            diags,
+        ))
     }
 
     pub fn text(&self) -> &str {
@@ -252,17 +318,32 @@ impl Message {
     /// Value at a path, counting segment occurrences only among `scope` (a group's segments).
     pub fn get_in(&self, scope: impl IntoIterator<Item = usize>, path: &FieldPath) -> Value<'_> {
         let want = path.occurrence.unwrap_or(1);
-        let seg = scope.into_iter().filter_map(|i| self.segment(i)).filter(|s| s.name() == path.segment).nth(want - 1);
+        let seg = scope
+            .into_iter()
+            .filter_map(|i| self.segment(i))
+            .filter(|s| s.name() == path.segment)
+            .nth(want - 1);
         let Some(seg) = seg else { return Value::Absent };
-        seg.value(path.field, path.repetition.unwrap_or(1), path.component, path.subcomponent)
+        seg.value(
+            path.field,
+            path.repetition.unwrap_or(1),
+            path.component,
+            path.subcomponent,
+        )
     }
 
     /// Diagnostic location of segment `index`: `OBX[3]` and its line.
     pub fn locate(&self, index: usize) -> Location {
         match self.segment(index) {
             Some(s) => {
-                let occ = self.segments().take(index + 1).filter(|x| x.name() == s.name()).count();
-                Location::default().with_line(s.line()).with_segment(segment_label(s.name(), occ))
+                let occ = self
+                    .segments()
+                    .take(index + 1)
+                    .filter(|x| x.name() == s.name())
+                    .count();
+                Location::default()
+                    .with_line(s.line())
+                    .with_segment(segment_label(s.name(), occ))
             }
             None => Location::default(),
         }
@@ -329,23 +410,43 @@ impl<'a> Segment<'a> {
     }
     pub fn field(&self, n: usize) -> Field<'a> {
         let literal = is_header(self.name()) && n <= 2;
-        Field { raw: self.field_raw(n).unwrap_or(""), d: &self.msg.delims, literal }
+        Field {
+            raw: self.field_raw(n).unwrap_or(""),
+            d: &self.msg.delims,
+            literal,
+        }
     }
     /// Leaf value at field/repetition/component/sub-component (1-based). Without a
     /// component the whole repetition is returned (composite text keeps its separators).
-    pub fn value(&self, field: usize, rep: usize, comp: Option<usize>, sub: Option<usize>) -> Value<'a> {
+    pub fn value(
+        &self,
+        field: usize,
+        rep: usize,
+        comp: Option<usize>,
+        sub: Option<usize>,
+    ) -> Value<'a> {
         let f = self.field(field);
         if f.literal {
             return Value::of_literal(f.raw);
         }
-        let Some(r) = f.repetition(rep) else { return Value::Absent };
+        let Some(r) = f.repetition(rep) else {
+            return Value::Absent;
+        };
         match comp {
-            None if !r.raw.contains(self.msg.delims.component) && !r.raw.contains(self.msg.delims.subcomponent) => Value::of(r.raw, r.d),
+            None if !r.raw.contains(self.msg.delims.component)
+                && !r.raw.contains(self.msg.delims.subcomponent) =>
+            {
+                Value::of(r.raw, r.d)
+            }
             None => Value::of_literal(r.raw),
             Some(c) => {
-                let Some(comp) = r.component(c) else { return Value::Absent };
+                let Some(comp) = r.component(c) else {
+                    return Value::Absent;
+                };
                 match sub {
-                    None if !comp.raw.contains(self.msg.delims.subcomponent) => Value::of(comp.raw, comp.d),
+                    None if !comp.raw.contains(self.msg.delims.subcomponent) => {
+                        Value::of(comp.raw, comp.d)
+                    }
                     None => Value::of_literal(comp.raw),
                     Some(s) => Value::of(comp.subcomponent(s).unwrap_or(""), comp.d),
                 }
@@ -382,7 +483,11 @@ impl<'a> Field<'a> {
     pub fn repetitions(&self) -> impl Iterator<Item = Repetition<'a>> + 'a {
         let d = self.d;
         let raw = self.raw;
-        let parts: Box<dyn Iterator<Item = &'a str>> = if self.literal || raw.is_empty() { Box::new(std::iter::once(raw).filter(|s| !s.is_empty())) } else { Box::new(raw.split(d.repetition)) };
+        let parts: Box<dyn Iterator<Item = &'a str>> = if self.literal || raw.is_empty() {
+            Box::new(std::iter::once(raw).filter(|s| !s.is_empty()))
+        } else {
+            Box::new(raw.split(d.repetition))
+        };
         parts.map(move |raw| Repetition { raw, d })
     }
     pub fn repetition(&self, n: usize) -> Option<Repetition<'a>> {
@@ -402,7 +507,9 @@ pub struct Repetition<'a> {
 impl<'a> Repetition<'a> {
     pub fn components(&self) -> impl Iterator<Item = Component<'a>> + 'a {
         let d = self.d;
-        self.raw.split(d.component).map(move |raw| Component { raw, d })
+        self.raw
+            .split(d.component)
+            .map(move |raw| Component { raw, d })
     }
     pub fn component(&self, n: usize) -> Option<Component<'a>> {
         if n == 0 {
@@ -412,7 +519,9 @@ impl<'a> Repetition<'a> {
     }
     /// Unescaped value of component `n` (1-based).
     pub fn value(&self, n: usize) -> Value<'a> {
-        self.component(n).map(|c| Value::of(c.raw, c.d)).unwrap_or(Value::Absent)
+        self.component(n)
+            .map(|c| Value::of(c.raw, c.d))
+            .unwrap_or(Value::Absent)
     }
 }
 
@@ -447,7 +556,10 @@ pub fn split_messages(text: &str) -> (Vec<(String, usize)>, Vec<usize>) {
         let seg = &text[s..e];
         if seg.starts_with("MSH") {
             out.push((String::with_capacity(1024), line - 1));
-        } else if ["FHS", "BHS", "BTS", "FTS"].iter().any(|h| seg.starts_with(h)) {
+        } else if ["FHS", "BHS", "BTS", "FTS"]
+            .iter()
+            .any(|h| seg.starts_with(h))
+        {
             continue;
         } else if out.is_empty() {
             stray.push(line);
@@ -563,7 +675,8 @@ mod tests {
 
     #[test]
     fn batches_split_at_msh() {
-        let (msgs, stray) = split_messages("FHS|^~\\&\rBHS|^~\\&\rMSH|^~\\&|A\rPID|1\rMSH|^~\\&|B\rBTS|2\rFTS|1\r");
+        let (msgs, stray) =
+            split_messages("FHS|^~\\&\rBHS|^~\\&\rMSH|^~\\&|A\rPID|1\rMSH|^~\\&|B\rBTS|2\rFTS|1\r");
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0].0, "MSH|^~\\&|A\rPID|1\r");
         assert_eq!(msgs[1].1, 4);

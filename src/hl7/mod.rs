@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod escape;
+pub mod file;
 pub mod message;
 pub mod path;
 pub mod structure;

@@ -24,7 +24,12 @@ pub struct PathError {
 
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid field path at column {}: {}", self.at + 1, self.message)
+        write!(
+            f,
+            "invalid field path at column {}: {}",
+            self.at + 1,
+            self.message
+        )
     }
 }
 
@@ -37,7 +42,10 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn err<T>(&self, m: &str) -> Result<T, PathError> {
-        Err(PathError { at: self.i, message: m.to_owned() })
+        Err(PathError {
+            at: self.i,
+            message: m.to_owned(),
+        })
     }
     fn eat(&mut self, c: u8) -> bool {
         if self.s.get(self.i) == Some(&c) {
@@ -77,9 +85,16 @@ impl Cursor<'_> {
 impl FromStr for FieldPath {
     type Err = PathError;
     fn from_str(text: &str) -> Result<Self, PathError> {
-        let mut c = Cursor { s: text.as_bytes(), i: 0 };
+        let mut c = Cursor {
+            s: text.as_bytes(),
+            i: 0,
+        };
         let start = c.i;
-        while c.i - start < 3 && c.s.get(c.i).is_some_and(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        while c.i - start < 3
+            && c.s
+                .get(c.i)
+                .is_some_and(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             c.i += 1;
         }
         if c.i - start != 3 {
@@ -93,12 +108,27 @@ impl FromStr for FieldPath {
         }
         let field = c.number("field")?;
         let repetition = c.index("repetition")?;
-        let component = if c.eat(b'.') { Some(c.number("component")?) } else { None };
-        let subcomponent = if component.is_some() && c.eat(b'.') { Some(c.number("subcomponent")?) } else { None };
+        let component = if c.eat(b'.') {
+            Some(c.number("component")?)
+        } else {
+            None
+        };
+        let subcomponent = if component.is_some() && c.eat(b'.') {
+            Some(c.number("subcomponent")?)
+        } else {
+            None
+        };
         if c.i != c.s.len() {
             return c.err("unexpected text after the path");
         }
-        Ok(FieldPath { segment, occurrence, field, repetition, component, subcomponent })
+        Ok(FieldPath {
+            segment,
+            occurrence,
+            field,
+            repetition,
+            component,
+            subcomponent,
+        })
     }
 }
 
@@ -133,7 +163,14 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for p in ["PID-5", "PID-5[2].1", "OBX[3]-5", "OBX[3]-5.1.2", "MSH-9.2", "ZPR-2.1"] {
+        for p in [
+            "PID-5",
+            "PID-5[2].1",
+            "OBX[3]-5",
+            "OBX[3]-5.1.2",
+            "MSH-9.2",
+            "ZPR-2.1",
+        ] {
             assert_eq!(p.parse::<FieldPath>().unwrap().to_string(), p);
         }
     }
@@ -141,7 +178,17 @@ mod tests {
     #[test]
     fn parts() {
         let p: FieldPath = "OBX[3]-6[2].1.2".parse().unwrap();
-        assert_eq!((p.segment.as_str(), p.occurrence, p.field, p.repetition, p.component, p.subcomponent), ("OBX", Some(3), 6, Some(2), Some(1), Some(2)));
+        assert_eq!(
+            (
+                p.segment.as_str(),
+                p.occurrence,
+                p.field,
+                p.repetition,
+                p.component,
+                p.subcomponent
+            ),
+            ("OBX", Some(3), 6, Some(2), Some(1), Some(2))
+        );
     }
 
     #[test]

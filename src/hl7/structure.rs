@@ -17,7 +17,11 @@ pub const DEFAULT_STRUCTURES_PATH: &str = "mappings/ssmix2/messages/structures.t
 
 #[derive(Debug, Clone)]
 pub enum Node {
-    Segment { name: String, optional: bool, repeat: bool },
+    Segment {
+        name: String,
+        optional: bool,
+        repeat: bool,
+    },
     Group(GroupDef),
 }
 
@@ -128,9 +132,18 @@ impl<'a> GrammarParser<'a> {
                 return Ok(out);
             }
             let start = self.i;
-            let len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+            let len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
             if len == 0 {
-                return Err((self.i, format!("unexpected character {:?}", rest.chars().next().unwrap_or(' '))));
+                return Err((
+                    self.i,
+                    format!(
+                        "unexpected character {:?}",
+                        rest.chars().next().unwrap_or(' ')
+                    ),
+                ));
             }
             let name = &rest[..len];
             self.i += len;
@@ -142,12 +155,27 @@ impl<'a> GrammarParser<'a> {
                 }
                 let first = compute_first(&children);
                 let anchor = children[0].leftmost().to_owned();
-                Node::Group(GroupDef { name: name.to_owned(), optional: false, repeat: false, children, first, anchor })
+                Node::Group(GroupDef {
+                    name: name.to_owned(),
+                    optional: false,
+                    repeat: false,
+                    children,
+                    first,
+                    anchor,
+                })
             } else {
-                if name.len() != 3 || !name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+                if name.len() != 3
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                {
                     return Err((start, format!("{name:?} is not a segment id (three upper-case letters or digits) and is not followed by '('")));
                 }
-                Node::Segment { name: name.to_owned(), optional: false, repeat: false }
+                Node::Segment {
+                    name: name.to_owned(),
+                    optional: false,
+                    repeat: false,
+                }
             };
             let (optional, repeat) = match self.s[self.i..].chars().next() {
                 Some('?') => (true, false),
@@ -159,7 +187,11 @@ impl<'a> GrammarParser<'a> {
                 self.i += 1;
             }
             out.push(match node {
-                Node::Segment { name, .. } => Node::Segment { name, optional, repeat },
+                Node::Segment { name, .. } => Node::Segment {
+                    name,
+                    optional,
+                    repeat,
+                },
                 Node::Group(mut g) => {
                     g.optional = optional;
                     g.repeat = repeat;
@@ -181,7 +213,12 @@ impl Structures {
     pub fn parse(text: &str, file: &str) -> Result<Structures, Vec<Diagnostic>> {
         let mut out = Structures::default();
         let mut errors = Vec::new();
-        let loc = |line: usize, col: usize| Location { file: Some(file.into()), line: Some(line), column: Some(col), ..Default::default() };
+        let loc = |line: usize, col: usize| Location {
+            file: Some(file.into()),
+            line: Some(line),
+            column: Some(col),
+            ..Default::default()
+        };
         for (n, raw) in text.lines().enumerate() {
             let line = n + 1;
             let body = raw.split('#').next().unwrap_or("").trim_end();
@@ -207,38 +244,89 @@ impl Structures {
                             }
                         }
                     };
-                    out.messages.insert(words[1].to_owned(), MessageDef { structure: words[2].to_owned(), care_date });
+                    out.messages.insert(
+                        words[1].to_owned(),
+                        MessageDef {
+                            structure: words[2].to_owned(),
+                            care_date,
+                        },
+                    );
                 }
                 "structure" => {
                     let Some(eq) = body.find('=') else {
-                        errors.push(Diagnostic::error("M101", "a structure line needs: structure <NAME> = <grammar>", loc(line, 1)));
+                        errors.push(Diagnostic::error(
+                            "M101",
+                            "a structure line needs: structure <NAME> = <grammar>",
+                            loc(line, 1),
+                        ));
                         continue;
                     };
                     let name = body["structure".len()..eq].trim().to_owned();
-                    let mut p = GrammarParser { s: &body[eq + 1..], i: 0 };
+                    let mut p = GrammarParser {
+                        s: &body[eq + 1..],
+                        i: 0,
+                    };
                     match p.seq(false) {
                         Ok(children) => {
                             let first = compute_first(&children);
-                            let anchor = children.first().map(|c| c.leftmost().to_owned()).unwrap_or_default();
-                            out.structures.insert(name.clone(), GroupDef { name, optional: false, repeat: false, children, first, anchor });
+                            let anchor = children
+                                .first()
+                                .map(|c| c.leftmost().to_owned())
+                                .unwrap_or_default();
+                            out.structures.insert(
+                                name.clone(),
+                                GroupDef {
+                                    name,
+                                    optional: false,
+                                    repeat: false,
+                                    children,
+                                    first,
+                                    anchor,
+                                },
+                            );
                         }
-                        Err((at, m)) => errors.push(Diagnostic::error("M103", m, loc(line, eq + 2 + at))),
+                        Err((at, m)) => {
+                            errors.push(Diagnostic::error("M103", m, loc(line, eq + 2 + at)))
+                        }
                     }
                 }
                 "datatype" => {
                     if words.len() < 3 {
-                        errors.push(Diagnostic::error("M101", "a datatype line needs: datatype <data type> <TYPE^TRIGGER>…", loc(line, 1)));
+                        errors.push(Diagnostic::error(
+                            "M101",
+                            "a datatype line needs: datatype <data type> <TYPE^TRIGGER>…",
+                            loc(line, 1),
+                        ));
                         continue;
                     }
-                    out.datatypes.insert(words[1].to_owned(), words[2..].iter().map(|w| w.to_string()).collect());
+                    out.datatypes.insert(
+                        words[1].to_owned(),
+                        words[2..].iter().map(|w| w.to_string()).collect(),
+                    );
                 }
-                other => errors.push(Diagnostic::error("M101", format!("unknown line kind {other:?}"), loc(line, 1)).help("lines start with `message`, `structure` or `datatype`")),
+                other => errors.push(
+                    Diagnostic::error("M101", format!("unknown line kind {other:?}"), loc(line, 1))
+                        .help("lines start with `message`, `structure` or `datatype`"),
+                ),
             }
         }
         for (trigger, def) in &out.messages {
             if !out.structures.contains_key(&def.structure) {
-                let line = text.lines().position(|l| l.starts_with("message") && l.split_whitespace().nth(1) == Some(trigger)).map(|i| i + 1).unwrap_or(0);
-                errors.push(Diagnostic::error("M104", format!("message {trigger} names structure {} which is not declared", def.structure), loc(line, 1)));
+                let line = text
+                    .lines()
+                    .position(|l| {
+                        l.starts_with("message") && l.split_whitespace().nth(1) == Some(trigger)
+                    })
+                    .map(|i| i + 1)
+                    .unwrap_or(0);
+                errors.push(Diagnostic::error(
+                    "M104",
+                    format!(
+                        "message {trigger} names structure {} which is not declared",
+                        def.structure
+                    ),
+                    loc(line, 1),
+                ));
             }
         }
         if errors.is_empty() {
@@ -266,8 +354,15 @@ impl Structures {
         match self.for_message(msg) {
             Some(def) => match_structure(def, msg),
             None => {
-                let root = GroupInstance { name: "MESSAGE".into(), items: (0..msg.segment_count()).map(Item::Segment).collect() };
-                let d = Diagnostic::note("H012", "no declared structure for this message type; segments are not grouped", Location::default().with_segment("MSH-9"));
+                let root = GroupInstance {
+                    name: "MESSAGE".into(),
+                    items: (0..msg.segment_count()).map(Item::Segment).collect(),
+                };
+                let d = Diagnostic::note(
+                    "H012",
+                    "no declared structure for this message type; segments are not grouped",
+                    Location::default().with_segment("MSH-9"),
+                );
                 (root, vec![d])
             }
         }
@@ -337,8 +432,16 @@ impl GroupInstance {
         s.push_str(&format!("{}{}\n", "  ".repeat(depth), self.name));
         for it in &self.items {
             match it {
-                Item::Segment(i) => s.push_str(&format!("{}{}\n", "  ".repeat(depth + 1), msg.segment(*i).map(|x| x.name()).unwrap_or("?"))),
-                Item::Unexpected(i) => s.push_str(&format!("{}{} (unexpected)\n", "  ".repeat(depth + 1), msg.segment(*i).map(|x| x.name()).unwrap_or("?"))),
+                Item::Segment(i) => s.push_str(&format!(
+                    "{}{}\n",
+                    "  ".repeat(depth + 1),
+                    msg.segment(*i).map(|x| x.name()).unwrap_or("?")
+                )),
+                Item::Unexpected(i) => s.push_str(&format!(
+                    "{}{} (unexpected)\n",
+                    "  ".repeat(depth + 1),
+                    msg.segment(*i).map(|x| x.name()).unwrap_or("?")
+                )),
                 Item::Group(g) => g.outline_into(msg, depth + 1, s),
             }
         }
@@ -355,7 +458,15 @@ struct Frame<'g> {
 
 impl Frame<'_> {
     fn new(def: &GroupDef) -> Frame<'_> {
-        Frame { def, pos: 0, count: 0, inst: GroupInstance { name: def.name.clone(), items: Vec::new() } }
+        Frame {
+            def,
+            pos: 0,
+            count: 0,
+            inst: GroupInstance {
+                name: def.name.clone(),
+                items: Vec::new(),
+            },
+        }
     }
     /// The child index that can take `seg` from the current position on, if any. A
     /// *strong* match is a segment child or a group `seg` is the leftmost segment of; a weak
@@ -369,8 +480,15 @@ impl Frame<'_> {
     }
     /// Required children between `from` and `to` (exclusive) that never occurred.
     fn missing(&self, to: usize) -> Vec<&str> {
-        let from = if self.count > 0 { self.pos + 1 } else { self.pos };
-        (from..to.min(self.def.children.len())).filter(|&j| !self.def.children[j].optional()).map(|j| self.def.children[j].label()).collect()
+        let from = if self.count > 0 {
+            self.pos + 1
+        } else {
+            self.pos
+        };
+        (from..to.min(self.def.children.len()))
+            .filter(|&j| !self.def.children[j].optional())
+            .map(|j| self.def.children[j].label())
+            .collect()
     }
 }
 
@@ -379,7 +497,11 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
     let mut stack: Vec<Frame> = vec![Frame::new(def)];
     let report_missing = |frame: &Frame, to: usize, at: Location, diags: &mut Vec<Diagnostic>| {
         for m in frame.missing(to) {
-            diags.push(Diagnostic::warning("H011", format!("required {m} missing in {}", frame.def.name), at.clone()));
+            diags.push(Diagnostic::warning(
+                "H011",
+                format!("required {m} missing in {}", frame.def.name),
+                at.clone(),
+            ));
         }
     };
     for seg in msg.segments() {
@@ -388,8 +510,15 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
         // Prefer the innermost frame with a strong match (a new repetition of an enclosing
         // group beats entering an optional nested group: an OMG^O19 ORC starts a new ORDER,
         // not a PRIOR_RESULT), then the innermost with any match.
-        let strong = (0..stack.len()).rev().find(|&d| stack[d].find(name, true).is_some());
-        let depth = strong.map(|d| (d, true)).or_else(|| (0..stack.len()).rev().find(|&d| stack[d].find(name, false).is_some()).map(|d| (d, false)));
+        let strong = (0..stack.len())
+            .rev()
+            .find(|&d| stack[d].find(name, true).is_some());
+        let depth = strong.map(|d| (d, true)).or_else(|| {
+            (0..stack.len())
+                .rev()
+                .find(|&d| stack[d].find(name, false).is_some())
+                .map(|d| (d, false))
+        });
         let (depth, strong) = match depth {
             Some((d, s)) => (Some(d), s),
             None => (None, false),
@@ -399,9 +528,23 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
                 top.inst.items.push(Item::Unexpected(i));
                 let z = name.starts_with('Z');
                 let d = if z {
-                    Diagnostic::note("H010", format!("{name} is not declared in {}; kept in group {}", def.name, top.def.name), msg.locate(i))
+                    Diagnostic::note(
+                        "H010",
+                        format!(
+                            "{name} is not declared in {}; kept in group {}",
+                            def.name, top.def.name
+                        ),
+                        msg.locate(i),
+                    )
                 } else {
-                    Diagnostic::warning("H010", format!("{name} is not expected here by {}; kept in group {}", def.name, top.def.name), msg.locate(i))
+                    Diagnostic::warning(
+                        "H010",
+                        format!(
+                            "{name} is not expected here by {}; kept in group {}",
+                            def.name, top.def.name
+                        ),
+                        msg.locate(i),
+                    )
                 };
                 diags.push(d);
             }
@@ -416,13 +559,18 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
             }
         }
         // Descend from the frame that can take the segment into the groups that open with it.
-        loop {
-            let Some(top) = stack.last_mut() else { break };
-            let Some(j) = top.find(name, strong).or_else(|| top.find(name, false)) else { break };
+        while let Some(top) = stack.last_mut() {
+            let Some(j) = top.find(name, strong).or_else(|| top.find(name, false)) else {
+                break;
+            };
             if j != top.pos {
                 let at = msg.locate(i);
                 for m in top.missing(j) {
-                    diags.push(Diagnostic::warning("H011", format!("required {m} missing in {}", top.def.name), at.clone()));
+                    diags.push(Diagnostic::warning(
+                        "H011",
+                        format!("required {m} missing in {}", top.def.name),
+                        at.clone(),
+                    ));
                 }
                 top.pos = j;
                 top.count = 0;
@@ -446,7 +594,13 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
             None => return (f.inst, diags),
         }
     }
-    (GroupInstance { name: def.name.clone(), items: Vec::new() }, diags)
+    (
+        GroupInstance {
+            name: def.name.clone(),
+            items: Vec::new(),
+        },
+        diags,
+    )
 }
 
 #[cfg(test)]
@@ -461,7 +615,14 @@ mod tests {
     fn embedded_structures_load() {
         let s = Structures::parse(DEFAULT_STRUCTURES, DEFAULT_STRUCTURES_PATH).unwrap();
         assert!(s.messages.len() >= 30);
-        assert_eq!(s.messages["OUL^R22"].care_date.as_ref().unwrap().to_string(), "SPM-17");
+        assert_eq!(
+            s.messages["OUL^R22"]
+                .care_date
+                .as_ref()
+                .unwrap()
+                .to_string(),
+            "SPM-17"
+        );
     }
 
     #[test]
@@ -486,9 +647,18 @@ mod tests {
         assert_eq!(orders.len(), 2);
         let results: Vec<_> = orders[0].groups("RESULT").collect();
         assert_eq!(results.len(), 2);
-        assert_eq!(orders[1].get(&m, &"OBX-2".parse().unwrap()), crate::hl7::Value::Absent);
-        assert_eq!(orders[1].get(&m, &"OBX-1".parse().unwrap()).as_str(), Some("3"));
-        assert_eq!(specimens[1].get(&m, &"OBX-1".parse().unwrap()).as_str(), Some("4"));
+        assert_eq!(
+            orders[1].get(&m, &"OBX-2".parse().unwrap()),
+            crate::hl7::Value::Absent
+        );
+        assert_eq!(
+            orders[1].get(&m, &"OBX-1".parse().unwrap()).as_str(),
+            Some("3")
+        );
+        assert_eq!(
+            specimens[1].get(&m, &"OBX-1".parse().unwrap()).as_str(),
+            Some("4")
+        );
     }
 
     #[test]
@@ -498,8 +668,17 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         let orders: Vec<_> = root.groups("ORDER").collect();
         assert_eq!(orders.len(), 2);
-        assert_eq!(orders[1].get(&m, &"RXC-1".parse().unwrap()).as_str(), Some("B"));
-        assert!(root.groups("PATIENT").next().unwrap().groups("PATIENT_VISIT").next().is_some());
+        assert_eq!(
+            orders[1].get(&m, &"RXC-1".parse().unwrap()).as_str(),
+            Some("B")
+        );
+        assert!(root
+            .groups("PATIENT")
+            .next()
+            .unwrap()
+            .groups("PATIENT_VISIT")
+            .next()
+            .is_some());
     }
 
     #[test]
@@ -509,7 +688,10 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         let probs: Vec<_> = root.groups("PROBLEM").collect();
         assert_eq!(probs.len(), 2);
-        assert_eq!(probs[1].get(&m, &"ZPR-2".parse().unwrap()).as_str(), Some("2"));
+        assert_eq!(
+            probs[1].get(&m, &"ZPR-2".parse().unwrap()).as_str(),
+            Some("2")
+        );
         assert_eq!(probs[1].groups("ORDER").count(), 1);
     }
 
@@ -526,7 +708,11 @@ mod tests {
     fn missing_required_segment_is_reported() {
         let m = parse("MSH|^~\\&|||||||ADT^A08^ADT_A01|1\nPID|1\nPV1|1");
         let (_, d) = Structures::default_set().group(&m);
-        assert!(d.iter().any(|x| x.code == "H011" && x.message.contains("EVN")), "{d:?}");
+        assert!(
+            d.iter()
+                .any(|x| x.code == "H011" && x.message.contains("EVN")),
+            "{d:?}"
+        );
     }
 }
 

@@ -87,7 +87,10 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Timestamp, TimeError> {
         let s = s.trim();
         let (main, offset) = match s.find(['+', '-']) {
-            Some(i) => (&s[..i], Some(Offset::parse(&s[i..]).ok_or(TimeError("invalid time-zone offset"))?)),
+            Some(i) => (
+                &s[..i],
+                Some(Offset::parse(&s[i..]).ok_or(TimeError("invalid time-zone offset"))?),
+            ),
             None => (s, None),
         };
         let (digits, fraction) = match main.find('.') {
@@ -98,9 +101,12 @@ impl Timestamp {
             return Err(TimeError("timestamp contains non-digits"));
         }
         if !matches!(digits.len(), 4 | 6 | 8 | 10 | 12 | 14) {
-            return Err(TimeError("timestamp length is not YYYY[MM[DD[HH[MM[SS]]]]]"));
+            return Err(TimeError(
+                "timestamp length is not YYYY[MM[DD[HH[MM[SS]]]]]",
+            ));
         }
-        let num = |a: usize, b: usize| -> Option<u32> { digits.get(a..b).and_then(|x| x.parse().ok()) };
+        let num =
+            |a: usize, b: usize| -> Option<u32> { digits.get(a..b).and_then(|x| x.parse().ok()) };
         let year = num(0, 4).ok_or(TimeError("invalid year"))? as i32;
         let month = num(4, 6);
         let day = num(6, 8);
@@ -108,8 +114,14 @@ impl Timestamp {
         let minute = num(10, 12);
         let second = num(12, 14);
         if let Some(f) = fraction {
-            if digits.len() != 14 || f.is_empty() || f.len() > 4 || !f.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(TimeError("fraction of a second needs seconds and 1-4 digits"));
+            if digits.len() != 14
+                || f.is_empty()
+                || f.len() > 4
+                || !f.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(TimeError(
+                    "fraction of a second needs seconds and 1-4 digits",
+                ));
             }
         }
         if let Some(m) = month {
@@ -122,10 +134,22 @@ impl Timestamp {
                 return Err(TimeError("no such calendar date"));
             }
         }
-        if hour.is_some_and(|h| h > 23) || minute.is_some_and(|m| m > 59) || second.is_some_and(|s| s > 59) {
+        if hour.is_some_and(|h| h > 23)
+            || minute.is_some_and(|m| m > 59)
+            || second.is_some_and(|s| s > 59)
+        {
             return Err(TimeError("time of day out of range"));
         }
-        Ok(Timestamp { year, month, day, hour, minute, second, fraction: fraction.map(str::to_owned), offset })
+        Ok(Timestamp {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            fraction: fraction.map(str::to_owned),
+            offset,
+        })
     }
 
     pub fn precision(&self) -> Precision {
@@ -203,9 +227,18 @@ mod tests {
         assert_eq!(ts("2011").to_fhir_datetime(j), "2011");
         assert_eq!(ts("201107").to_fhir_datetime(j), "2011-07");
         assert_eq!(ts("20110701").to_fhir_datetime(j), "2011-07-01");
-        assert_eq!(ts("2011070110").to_fhir_datetime(j), "2011-07-01T10:00:00+09:00");
-        assert_eq!(ts("201107011030").to_fhir_datetime(j), "2011-07-01T10:30:00+09:00");
-        assert_eq!(ts("20111220224447.3399").to_fhir_datetime(j), "2011-12-20T22:44:47.3399+09:00");
+        assert_eq!(
+            ts("2011070110").to_fhir_datetime(j),
+            "2011-07-01T10:00:00+09:00"
+        );
+        assert_eq!(
+            ts("201107011030").to_fhir_datetime(j),
+            "2011-07-01T10:30:00+09:00"
+        );
+        assert_eq!(
+            ts("20111220224447.3399").to_fhir_datetime(j),
+            "2011-12-20T22:44:47.3399+09:00"
+        );
         assert_eq!(ts("2011070110").to_iso8601_partial(), "2011-07-01T10");
         assert_eq!(ts("201107").to_iso8601_partial(), "2011-07");
         assert_eq!(ts("2011070110").precision(), Precision::Hour);
@@ -213,19 +246,37 @@ mod tests {
 
     #[test]
     fn explicit_offset_wins_over_default() {
-        assert_eq!(ts("20110701103000-0500").to_fhir_datetime(Offset::JAPAN), "2011-07-01T10:30:00-05:00");
-        assert_eq!(ts("20110701103000").to_fhir_datetime(Offset::parse("+00:00").unwrap()), "2011-07-01T10:30:00+00:00");
+        assert_eq!(
+            ts("20110701103000-0500").to_fhir_datetime(Offset::JAPAN),
+            "2011-07-01T10:30:00-05:00"
+        );
+        assert_eq!(
+            ts("20110701103000").to_fhir_datetime(Offset::parse("+00:00").unwrap()),
+            "2011-07-01T10:30:00+00:00"
+        );
     }
 
     #[test]
     fn host_time_zone_is_never_used() {
         std::env::set_var("TZ", "America/New_York");
-        assert_eq!(ts("201107011030").to_fhir_datetime(Offset::JAPAN), "2011-07-01T10:30:00+09:00");
+        assert_eq!(
+            ts("201107011030").to_fhir_datetime(Offset::JAPAN),
+            "2011-07-01T10:30:00+09:00"
+        );
     }
 
     #[test]
     fn invalid_times_are_rejected() {
-        for bad in ["20240230", "2024133", "202413", "2011070125", "abcd", "20110701.5", "2011-07-01", "20110701103000+9"] {
+        for bad in [
+            "20240230",
+            "2024133",
+            "202413",
+            "2011070125",
+            "abcd",
+            "20110701.5",
+            "2011-07-01",
+            "20110701103000+9",
+        ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
         assert!(Timestamp::parse("20240229").is_ok());

@@ -71,15 +71,38 @@ impl FileName {
     pub fn parse(name: &str) -> Result<(FileName, Vec<NameWarning>), NameError> {
         let parts: Vec<&str> = name.split('_').collect();
         if parts.len() < 6 {
-            return Err(NameError(format!("expected 7 fields separated by '_', found {}", parts.len())));
+            return Err(NameError(format!(
+                "expected 7 fields separated by '_', found {}",
+                parts.len()
+            )));
         }
         let n = parts.len();
         // With 6 fields, or when the field before the flag is a timestamp, the department is absent.
-        let no_dept = n == 6 || (n >= 7 && parts[n - 2].len() >= 14 && all_digits(parts[n - 2]) && !all_digits(parts[n - 3]));
+        let no_dept = n == 6
+            || (n >= 7
+                && parts[n - 2].len() >= 14
+                && all_digits(parts[n - 2])
+                && !all_digits(parts[n - 3]));
         let (flag, dept, ts, order, dtype, date, pid_end) = if no_dept {
-            (parts[n - 1], None, parts[n - 2], parts[n - 3], parts[n - 4], parts[n - 5], n - 5)
+            (
+                parts[n - 1],
+                None,
+                parts[n - 2],
+                parts[n - 3],
+                parts[n - 4],
+                parts[n - 5],
+                n - 5,
+            )
         } else {
-            (parts[n - 1], Some(parts[n - 2]), parts[n - 3], parts[n - 4], parts[n - 5], parts[n - 6], n - 6)
+            (
+                parts[n - 1],
+                Some(parts[n - 2]),
+                parts[n - 3],
+                parts[n - 4],
+                parts[n - 5],
+                parts[n - 6],
+                n - 6,
+            )
         };
         let patient_id = parts[..pid_end].join("_");
         if patient_id.is_empty() {
@@ -100,12 +123,22 @@ impl FileName {
             return Err(NameError("data type field is empty".into()));
         }
         if !(14..=17).contains(&ts.len()) || !all_digits(ts) || !valid_date(&ts[..8]) {
-            return Err(NameError("timestamp must be 14-17 digits starting with a valid date".into()));
+            return Err(NameError(
+                "timestamp must be 14-17 digits starting with a valid date".into(),
+            ));
         }
         let department = match dept {
             None | Some("-") => None,
-            Some(d) if (2..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(d.to_owned()),
-            Some(_) => return Err(NameError("department code must be '-' or 2-3 letters/digits".into())),
+            Some(d)
+                if (2..=3).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                Some(d.to_owned())
+            }
+            Some(_) => {
+                return Err(NameError(
+                    "department code must be '-' or 2-3 letters/digits".into(),
+                ))
+            }
         };
         let mut warnings = Vec::new();
         if !order.bytes().all(|b| b.is_ascii_alphanumeric()) || order.is_empty() {
@@ -144,7 +177,13 @@ impl FileName {
         let p: Vec<char> = self.patient_id.chars().collect();
         let a: String = p.iter().take(3).collect();
         let b: String = p.iter().skip(3).take(3).collect();
-        [a, b, self.patient_id.clone(), self.date_folder().to_owned(), self.data_type.clone()]
+        [
+            a,
+            b,
+            self.patient_id.clone(),
+            self.date_folder().to_owned(),
+            self.data_type.clone(),
+        ]
     }
 
     pub fn to_name(&self) -> String {
@@ -167,24 +206,34 @@ mod tests {
 
     #[test]
     fn standard_names() {
-        let (f, w) = FileName::parse("9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1").unwrap();
+        let (f, w) =
+            FileName::parse("9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1")
+                .unwrap();
         assert!(w.is_empty());
         assert_eq!(f.patient_id, "9999013");
         assert_eq!(f.care_date.as_deref(), Some("20110701"));
         assert_eq!(f.data_type, "OMP-01");
         assert_eq!(f.department.as_deref(), Some("01"));
         assert_eq!(f.flag, Flag::Current);
-        assert_eq!(f.to_name(), "9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1");
-        let (f, _) = FileName::parse("9999013_-_ADT-00_999999999999999_20111220224447339_-_1").unwrap();
+        assert_eq!(
+            f.to_name(),
+            "9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1"
+        );
+        let (f, _) =
+            FileName::parse("9999013_-_ADT-00_999999999999999_20111220224447339_-_1").unwrap();
         assert_eq!(f.care_date, None);
         assert_eq!(f.department, None);
-        assert_eq!(f.expected_dirs(), ["999", "901", "9999013", "-", "ADT-00"].map(String::from));
+        assert_eq!(
+            f.expected_dirs(),
+            ["999", "901", "9999013", "-", "ADT-00"].map(String::from)
+        );
     }
 
     #[test]
     fn lenient_lengths() {
         // 13-digit order number and 15-digit timestamp (NHO samples), 3-char department.
-        let (f, w) = FileName::parse("9999013_20111220_OMG-11_2011122000300_201112202244473_09A_2").unwrap();
+        let (f, w) =
+            FileName::parse("9999013_20111220_OMG-11_2011122000300_201112202244473_09A_2").unwrap();
         assert!(w.is_empty());
         assert_eq!(f.flag, Flag::Superseded);
         assert_eq!(f.sortable_timestamp(), "20111220224447300");
@@ -194,7 +243,9 @@ mod tests {
 
     #[test]
     fn underscore_in_patient_id_and_missing_department() {
-        let (f, _) = FileName::parse("AB_12_20240101_OML-11_000000000000001_20240101000000000_01_0").unwrap();
+        let (f, _) =
+            FileName::parse("AB_12_20240101_OML-11_000000000000001_20240101000000000_01_0")
+                .unwrap();
         assert_eq!(f.patient_id, "AB_12");
         assert_eq!(f.flag, Flag::Deleted);
         let (f, _) = FileName::parse("1234567_20240101_L-OBSERVATIONS^OBSERVATIONS^99ZL01_0000000000000001_20240101090000000_1").unwrap();

@@ -42,13 +42,23 @@ pub struct Inventory {
 impl Inventory {
     pub fn add_diagnostic(&mut self, d: Diagnostic) {
         self.tally.add(&d);
-        *self.diagnostics_by_code.entry(d.code.to_owned()).or_insert(0) += 1;
+        *self
+            .diagnostics_by_code
+            .entry(d.code.to_owned())
+            .or_insert(0) += 1;
         self.diagnostics.push(d);
     }
 
     /// Inventory of one patient (all stored versions are read and checked).
-    pub fn of_patient(pf: PatientFiles, structures: &Structures, policy: &StatePolicy) -> Inventory {
-        let mut inv = Inventory { patients: 1, ..Default::default() };
+    pub fn of_patient(
+        pf: PatientFiles,
+        structures: &Structures,
+        policy: &StatePolicy,
+    ) -> Inventory {
+        let mut inv = Inventory {
+            patients: 1,
+            ..Default::default()
+        };
         for d in pf.diagnostics {
             inv.add_diagnostic(d);
         }
@@ -56,10 +66,18 @@ impl Inventory {
         for d in st.diagnostics.iter().cloned() {
             inv.add_diagnostic(d);
         }
-        let all = st.current.iter().map(|i| (i, 0)).chain(st.history.iter().map(|i| (i, 1))).chain(st.deleted.iter().map(|d| (&d.item, 2)));
+        let all = st
+            .current
+            .iter()
+            .map(|i| (i, 0))
+            .chain(st.history.iter().map(|i| (i, 1)))
+            .chain(st.deleted.iter().map(|d| (&d.item, 2)));
         for (item, role) in all {
             inv.files += 1;
-            let tc = inv.by_data_type.entry(item.name.data_type.clone()).or_default();
+            let tc = inv
+                .by_data_type
+                .entry(item.name.data_type.clone())
+                .or_default();
             tc.files += 1;
             match role {
                 0 => tc.current += 1,
@@ -82,7 +100,9 @@ impl Inventory {
             }
             if let Some(m) = &r.message {
                 inv.messages_parsed += 1;
-                *inv.by_message_type.entry(m.message_type().unwrap_or_else(|| "(none)".into())).or_insert(0) += 1;
+                *inv.by_message_type
+                    .entry(m.message_type().unwrap_or_else(|| "(none)".into()))
+                    .or_insert(0) += 1;
             }
             for d in r.diagnostics {
                 inv.add_diagnostic(d);
@@ -131,28 +151,48 @@ impl Inventory {
     pub fn render(&self, max_diagnostics: usize) -> String {
         let mut s = String::new();
         s.push_str(&format!("patients        {}\n", self.patients));
-        s.push_str(&format!("stored versions {} ({} bytes, {} parsed as HL7)\n", self.files, self.bytes, self.messages_parsed));
+        s.push_str(&format!(
+            "stored versions {} ({} bytes, {} parsed as HL7)\n",
+            self.files, self.bytes, self.messages_parsed
+        ));
         s.push_str(&format!(
             "care dates      {} .. {}\n",
             self.first_care_date.as_deref().unwrap_or("-"),
             self.last_care_date.as_deref().unwrap_or("-")
         ));
-        let join = |m: &BTreeMap<String, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        let join = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         s.push_str(&format!("storage         {}\n", join(&self.by_storage)));
         s.push_str(&format!("encodings       {}\n", join(&self.encodings)));
-        s.push_str("\ndata type                                 files  current  history  deleted\n");
+        s.push_str(
+            "\ndata type                                 files  current  history  deleted\n",
+        );
         for (k, v) in &self.by_data_type {
-            s.push_str(&format!("{k:<40} {:>6} {:>8} {:>8} {:>8}\n", v.files, v.current, v.history, v.deleted));
+            s.push_str(&format!(
+                "{k:<40} {:>6} {:>8} {:>8} {:>8}\n",
+                v.files, v.current, v.history, v.deleted
+            ));
         }
         s.push_str("\nmessage type     messages\n");
         for (k, v) in &self.by_message_type {
             s.push_str(&format!("{k:<16} {v:>8}\n"));
         }
-        s.push_str(&format!("\ndiagnostics: {} error(s), {} warning(s), {} note(s)\n", self.tally.errors, self.tally.warnings, self.tally.notes));
+        s.push_str(&format!(
+            "\ndiagnostics: {} error(s), {} warning(s), {} note(s)\n",
+            self.tally.errors, self.tally.warnings, self.tally.notes
+        ));
         for (k, v) in &self.diagnostics_by_code {
             s.push_str(&format!("  {k} {v}\n"));
         }
-        let mut shown: Vec<&Diagnostic> = self.diagnostics.iter().filter(|d| d.severity != crate::diagnostics::Severity::Note).collect();
+        let mut shown: Vec<&Diagnostic> = self
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity != crate::diagnostics::Severity::Note)
+            .collect();
         shown.sort_by_key(|d| std::cmp::Reverse(d.severity));
         for d in shown.iter().take(max_diagnostics) {
             s.push('\n');
@@ -160,7 +200,10 @@ impl Inventory {
             s.push('\n');
         }
         if shown.len() > max_diagnostics {
-            s.push_str(&format!("\n… {} more (use --format json for all)\n", shown.len() - max_diagnostics));
+            s.push_str(&format!(
+                "\n… {} more (use --format json for all)\n",
+                shown.len() - max_diagnostics
+            ));
         }
         s
     }

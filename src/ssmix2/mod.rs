@@ -25,7 +25,8 @@ pub fn par_patients<T: Send>(
     mut sink: impl FnMut(Result<T, crate::diagnostics::Diagnostic>),
 ) {
     let mut pending: Vec<PatientFiles> = Vec::with_capacity(batch);
-    let flush = |pending: &mut Vec<PatientFiles>, sink: &mut dyn FnMut(Result<T, crate::diagnostics::Diagnostic>)| {
+    let flush = |pending: &mut Vec<PatientFiles>,
+                 sink: &mut dyn FnMut(Result<T, crate::diagnostics::Diagnostic>)| {
         let results: Vec<T> = std::mem::take(pending).into_par_iter().map(&work).collect();
         for r in results {
             sink(Ok(r));

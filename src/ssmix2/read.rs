@@ -42,8 +42,15 @@ pub fn read_item(item: &Item, structures: &Structures) -> ReadItem {
     let bytes = match item_bytes(item) {
         Ok(b) => b,
         Err(e) => {
-            let d = Diagnostic::error("S003", "file cannot be read", base).help(format!("the operating system said: {}", e.kind()));
-            return ReadItem { encoding: None, message: None, groups: None, bytes: 0, diagnostics: vec![d] };
+            let d = Diagnostic::error("S003", "file cannot be read", base)
+                .help(format!("the operating system said: {}", e.kind()));
+            return ReadItem {
+                encoding: None,
+                message: None,
+                groups: None,
+                bytes: 0,
+                diagnostics: vec![d],
+            };
         }
     };
     let mut out = parse_bytes(&bytes, structures, &base);
@@ -86,7 +93,13 @@ pub fn parse_bytes(bytes: &[u8], structures: &Structures, base: &Location) -> Re
             (None, None)
         }
     };
-    ReadItem { encoding: Some(decoded.encoding), message, groups, bytes: bytes.len(), diagnostics }
+    ReadItem {
+        encoding: Some(decoded.encoding),
+        message,
+        groups,
+        bytes: bytes.len(),
+        diagnostics,
+    }
 }
 
 fn relocate(mut d: Diagnostic, base: &Location, id: &Option<String>) -> Diagnostic {
@@ -97,39 +110,88 @@ fn relocate(mut d: Diagnostic, base: &Location, id: &Option<String>) -> Diagnost
     d
 }
 
-fn check_against_name(item: &Item, msg: &Message, structures: &Structures, base: &Location, diags: &mut Vec<Diagnostic>) {
-    let at = |seg: &str| base.clone().with_message_id(msg.control_id()).with_segment(seg);
+fn check_against_name(
+    item: &Item,
+    msg: &Message,
+    structures: &Structures,
+    base: &Location,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let at = |seg: &str| {
+        base.clone()
+            .with_message_id(msg.control_id())
+            .with_segment(seg)
+    };
     match msg.get_path("PID-3.1").as_str() {
-        Some(pid) if pid != item.name.patient_id => {
-            diags.push(Diagnostic::warning("S010", "PID-3.1 patient id differs from the file name's", at("PID-3.1")).help("the file name's id is used for storage keys"))
-        }
-        None if msg.segments_named("PID").next().is_none() => diags.push(Diagnostic::warning("S010", "message has no PID segment", at("PID"))),
+        Some(pid) if pid != item.name.patient_id => diags.push(
+            Diagnostic::warning(
+                "S010",
+                "PID-3.1 patient id differs from the file name's",
+                at("PID-3.1"),
+            )
+            .help("the file name's id is used for storage keys"),
+        ),
+        None if msg.segments_named("PID").next().is_none() => diags.push(Diagnostic::warning(
+            "S010",
+            "message has no PID segment",
+            at("PID"),
+        )),
         _ => {}
     }
     let mtype = msg.message_type();
     if let Some(allowed) = structures.datatypes.get(&item.name.data_type) {
         if !mtype.as_ref().is_some_and(|t| allowed.contains(t)) {
             diags.push(
-                Diagnostic::warning("S011", format!("message type {} is not one the {} data type holds", mtype.as_deref().unwrap_or("(none)"), item.name.data_type), at("MSH-9"))
-                    .help(format!("{} holds {}", item.name.data_type, allowed.join(", "))),
+                Diagnostic::warning(
+                    "S011",
+                    format!(
+                        "message type {} is not one the {} data type holds",
+                        mtype.as_deref().unwrap_or("(none)"),
+                        item.name.data_type
+                    ),
+                    at("MSH-9"),
+                )
+                .help(format!(
+                    "{} holds {}",
+                    item.name.data_type,
+                    allowed.join(", ")
+                )),
             );
         }
     } else {
-        diags.push(Diagnostic::note("S011", format!("data type {} is not declared", item.name.data_type), at("MSH-9")));
+        diags.push(Diagnostic::note(
+            "S011",
+            format!("data type {} is not declared", item.name.data_type),
+            at("MSH-9"),
+        ));
     }
     // The storage date folder should be the care date the guideline takes from the message.
-    if let (Some(def), Some(folder)) = (structures.message_def(msg), item.name.care_date.as_deref()) {
+    if let (Some(def), Some(folder)) = (structures.message_def(msg), item.name.care_date.as_deref())
+    {
         if let Some(path) = &def.care_date {
             if let Some(v) = msg.get(path).as_str() {
                 match Timestamp::parse(v) {
                     Ok(ts) if ts.day.is_some() => {
-                        let d = format!("{:04}{:02}{:02}", ts.year, ts.month.unwrap_or(0), ts.day.unwrap_or(0));
+                        let d = format!(
+                            "{:04}{:02}{:02}",
+                            ts.year,
+                            ts.month.unwrap_or(0),
+                            ts.day.unwrap_or(0)
+                        );
                         if d != folder {
-                            diags.push(Diagnostic::note("S012", format!("care date in {path} differs from the date folder"), at(&path.to_string())));
+                            diags.push(Diagnostic::note(
+                                "S012",
+                                format!("care date in {path} differs from the date folder"),
+                                at(&path.to_string()),
+                            ));
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => diags.push(Diagnostic::warning("H030", format!("invalid timestamp: {e}"), at(&path.to_string()))),
+                    Err(e) => diags.push(Diagnostic::warning(
+                        "H030",
+                        format!("invalid timestamp: {e}"),
+                        at(&path.to_string()),
+                    )),
                 }
             }
         }

@@ -21,7 +21,9 @@ pub struct StatePolicy {
 
 impl Default for StatePolicy {
     fn default() -> Self {
-        StatePolicy { snapshot_types: vec!["ADT-00".into()] }
+        StatePolicy {
+            snapshot_types: vec!["ADT-00".into()],
+        }
     }
 }
 
@@ -49,16 +51,25 @@ pub fn select(patient_id: &str, items: Vec<Item>, policy: &StatePolicy) -> Patie
     let mut groups: BTreeMap<Key, Vec<Item>> = BTreeMap::new();
     for it in items {
         let mut key = Key::of(&it.name);
-        if policy.snapshot_types.iter().any(|t| *t == key.data_type) {
+        if policy.snapshot_types.contains(&key.data_type) {
             key.care_date = None;
             key.order_no = String::new();
         }
         groups.entry(key).or_default().push(it);
     }
-    let mut st = PatientState { patient_id: patient_id.to_owned(), ..Default::default() };
+    let mut st = PatientState {
+        patient_id: patient_id.to_owned(),
+        ..Default::default()
+    };
     for (key, mut versions) in groups {
         // Oldest first; ties broken by flag (0 and 2 before 1 is arbitrary but fixed) and path.
-        versions.sort_by(|a, b| (a.name.sortable_timestamp(), a.name.flag, &a.path).cmp(&(b.name.sortable_timestamp(), b.name.flag, &b.path)));
+        versions.sort_by(|a, b| {
+            (a.name.sortable_timestamp(), a.name.flag, &a.path).cmp(&(
+                b.name.sortable_timestamp(),
+                b.name.flag,
+                &b.path,
+            ))
+        });
         let newest = versions.len() - 1;
         if versions[newest].name.flag == Flag::Deleted {
             let item = versions.remove(newest);
@@ -79,8 +90,12 @@ pub fn select(patient_id: &str, items: Vec<Item>, policy: &StatePolicy) -> Patie
             }
             None => {
                 st.diagnostics.push(
-                    Diagnostic::warning("S030", "only superseded (flag 2) versions exist; the newest is used as current", versions[newest].location())
-                        .help("the current (flag 1) file is missing from the storage"),
+                    Diagnostic::warning(
+                        "S030",
+                        "only superseded (flag 2) versions exist; the newest is used as current",
+                        versions[newest].location(),
+                    )
+                    .help("the current (flag 1) file is missing from the storage"),
                 );
                 newest
             }
@@ -99,7 +114,12 @@ mod tests {
     use crate::ssmix2::storage::Source;
 
     fn item(name: &str) -> Item {
-        Item { name: FileName::parse(name).unwrap().0, path: name.into(), source: Source::Standard, root: 0 }
+        Item {
+            name: FileName::parse(name).unwrap().0,
+            path: name.into(),
+            source: Source::Standard,
+            root: 0,
+        }
     }
 
     #[test]
@@ -123,7 +143,10 @@ mod tests {
     fn newest_flag0_deletes() {
         let st = select(
             "1",
-            vec![item("1_20240101_OML-11_000000000000001_20240101100000000_01_0"), item("1_20240101_OML-11_000000000000001_20240102100000000_01_0")],
+            vec![
+                item("1_20240101_OML-11_000000000000001_20240101100000000_01_0"),
+                item("1_20240101_OML-11_000000000000001_20240102100000000_01_0"),
+            ],
             &StatePolicy::default(),
         );
         assert!(st.current.is_empty());
@@ -135,7 +158,10 @@ mod tests {
     fn orders_are_separate_records() {
         let st = select(
             "1",
-            vec![item("1_20240101_OML-11_000000000000001_20240101100000000_01_1"), item("1_20240101_OML-11_000000000000002_20240101100000000_01_1")],
+            vec![
+                item("1_20240101_OML-11_000000000000001_20240101100000000_01_1"),
+                item("1_20240101_OML-11_000000000000002_20240101100000000_01_1"),
+            ],
             &StatePolicy::default(),
         );
         assert_eq!(st.current.len(), 2);
@@ -150,22 +176,53 @@ mod tests {
             item("1_-_PPR-01_000000000000002_20240102100000000_-_1"),
         ];
         let st = select("1", items.clone(), &StatePolicy::default());
-        assert_eq!(st.current.iter().filter(|i| i.name.data_type == "ADT-00").count(), 1);
-        assert_eq!(st.current.iter().filter(|i| i.name.data_type == "PPR-01").count(), 2);
-        let st = select("1", items, &StatePolicy { snapshot_types: vec!["ADT-00".into(), "PPR-01".into()] });
-        let ppr: Vec<_> = st.current.iter().filter(|i| i.name.data_type == "PPR-01").collect();
+        assert_eq!(
+            st.current
+                .iter()
+                .filter(|i| i.name.data_type == "ADT-00")
+                .count(),
+            1
+        );
+        assert_eq!(
+            st.current
+                .iter()
+                .filter(|i| i.name.data_type == "PPR-01")
+                .count(),
+            2
+        );
+        let st = select(
+            "1",
+            items,
+            &StatePolicy {
+                snapshot_types: vec!["ADT-00".into(), "PPR-01".into()],
+            },
+        );
+        let ppr: Vec<_> = st
+            .current
+            .iter()
+            .filter(|i| i.name.data_type == "PPR-01")
+            .collect();
         assert_eq!(ppr.len(), 1);
         assert_eq!(ppr[0].name.order_no, "000000000000002");
     }
 
     #[test]
     fn inconsistent_flags_are_reported() {
-        let st = select("1", vec![item("1_20240101_OML-11_000000000000001_20240101100000000_01_2")], &StatePolicy::default());
+        let st = select(
+            "1",
+            vec![item(
+                "1_20240101_OML-11_000000000000001_20240101100000000_01_2",
+            )],
+            &StatePolicy::default(),
+        );
         assert_eq!(st.current.len(), 1);
         assert_eq!(st.diagnostics[0].code, "S030");
         let st = select(
             "1",
-            vec![item("1_20240101_OML-11_000000000000001_20240101100000000_01_1"), item("1_20240101_OML-11_000000000000001_20240102100000000_01_2")],
+            vec![
+                item("1_20240101_OML-11_000000000000001_20240101100000000_01_1"),
+                item("1_20240101_OML-11_000000000000001_20240102100000000_01_2"),
+            ],
             &StatePolicy::default(),
         );
         assert_eq!(st.current[0].name.timestamp, "20240101100000000");
@@ -176,7 +233,10 @@ mod tests {
     fn timestamps_of_different_lengths_compare_by_value() {
         let st = select(
             "1",
-            vec![item("1_20240101_OML-11_000000000000001_202401011000001_01_1"), item("1_20240101_OML-11_000000000000001_20240101100000099_01_2")],
+            vec![
+                item("1_20240101_OML-11_000000000000001_202401011000001_01_1"),
+                item("1_20240101_OML-11_000000000000001_20240101100000099_01_2"),
+            ],
             &StatePolicy::default(),
         );
         // 202401011000001 → 20240101100000100 is newer than …099.

@@ -20,10 +20,18 @@ pub enum Source {
     /// One file per message (standardized storage).
     Standard,
     /// A content folder of extended storage; `path` is its main document.
-    Extended { folder: PathBuf, attachments: Vec<PathBuf> },
+    Extended {
+        folder: PathBuf,
+        attachments: Vec<PathBuf>,
+    },
     /// A record of a transaction-storage file `path`: bytes `start..start+len`,
     /// header on 1-based `line`.
-    Transaction { start: u64, len: u64, line: usize, facility: String },
+    Transaction {
+        start: u64,
+        len: u64,
+        line: usize,
+        facility: String,
+    },
 }
 
 /// One stored message version.
@@ -87,18 +95,32 @@ impl Storage {
         let mut tr_files = Vec::new();
         for (ri, root) in roots.iter().enumerate() {
             if !root.is_dir() {
-                early.push(Diagnostic::error("S006", "storage root is not a readable folder", Location::file(root)));
+                early.push(Diagnostic::error(
+                    "S006",
+                    "storage root is not a readable folder",
+                    Location::file(root),
+                ));
                 continue;
             }
-            for e in WalkDir::new(root).max_depth(3).sort_by_file_name().into_iter().flatten() {
-                if e.file_type().is_file() && is_transaction_file(&e.file_name().to_string_lossy()) {
+            for e in WalkDir::new(root)
+                .max_depth(3)
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+            {
+                if e.file_type().is_file() && is_transaction_file(&e.file_name().to_string_lossy())
+                {
                     tr_files.push((ri, e.into_path()));
                 }
             }
         }
         let (transactions, diags) = transaction::index(&tr_files);
         early.extend(diags);
-        Storage { roots: roots.to_vec(), transactions, early }
+        Storage {
+            roots: roots.to_vec(),
+            transactions,
+            early,
+        }
     }
 
     pub fn roots(&self) -> &[PathBuf] {
@@ -107,9 +129,17 @@ impl Storage {
 
     /// Stream patients in sorted order across all roots.
     pub fn walk(&self) -> impl Iterator<Item = WalkEvent> + '_ {
-        let mut per_root: Vec<std::iter::Peekable<RootWalk>> = self.roots.iter().enumerate().filter(|(_, r)| r.is_dir()).map(|(i, r)| RootWalk::new(i, r).peekable()).collect();
+        let mut per_root: Vec<std::iter::Peekable<RootWalk>> = self
+            .roots
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_dir())
+            .map(|(i, r)| RootWalk::new(i, r).peekable())
+            .collect();
         let mut early = self.early.clone().into_iter();
-        let mut tx_pending: std::iter::Peekable<std::collections::btree_map::Iter<'_, String, Vec<Item>>> = self.transactions.by_patient.iter().peekable();
+        let mut tx_pending: std::iter::Peekable<
+            std::collections::btree_map::Iter<'_, String, Vec<Item>>,
+        > = self.transactions.by_patient.iter().peekable();
         std::iter::from_fn(move || {
             if let Some(d) = early.next() {
                 return Some(WalkEvent::Diagnostic(d));
@@ -122,10 +152,13 @@ impl Storage {
                     }
                 }
             }
-            let min_dir = per_root.iter_mut().filter_map(|w| match w.peek() {
-                Some(RootEntry::Patient { pid, .. }) => Some(pid.clone()),
-                _ => None,
-            }).min();
+            let min_dir = per_root
+                .iter_mut()
+                .filter_map(|w| match w.peek() {
+                    Some(RootEntry::Patient { pid, .. }) => Some(pid.clone()),
+                    _ => None,
+                })
+                .min();
             let min_tx = tx_pending.peek().map(|(k, _)| (*k).clone());
             let pid = match (min_dir, min_tx) {
                 (None, None) => return None,
@@ -133,7 +166,10 @@ impl Storage {
                 (None, Some(b)) => b,
                 (Some(a), Some(b)) => a.min(b),
             };
-            let mut pf = PatientFiles { patient_id: pid.clone(), ..Default::default() };
+            let mut pf = PatientFiles {
+                patient_id: pid.clone(),
+                ..Default::default()
+            };
             for w in per_root.iter_mut() {
                 while matches!(w.peek(), Some(RootEntry::Patient { pid: p, .. }) if *p == pid) {
                     if let Some(RootEntry::Patient { root, dir, .. }) = w.next() {
@@ -152,7 +188,11 @@ impl Storage {
 }
 
 enum RootEntry {
-    Patient { pid: String, root: usize, dir: PathBuf },
+    Patient {
+        pid: String,
+        root: usize,
+        dir: PathBuf,
+    },
     Diagnostic(Diagnostic),
 }
 
@@ -164,7 +204,14 @@ struct RootWalk {
 
 impl RootWalk {
     fn new(root: usize, path: &Path) -> RootWalk {
-        RootWalk { root, it: WalkDir::new(path).min_depth(1).max_depth(3).sort_by_file_name().into_iter() }
+        RootWalk {
+            root,
+            it: WalkDir::new(path)
+                .min_depth(1)
+                .max_depth(3)
+                .sort_by_file_name()
+                .into_iter(),
+        }
     }
 }
 
@@ -176,22 +223,31 @@ impl Iterator for RootWalk {
                 Ok(e) => e,
                 Err(err) => {
                     let loc = err.path().map(Location::file).unwrap_or_default();
-                    return Some(RootEntry::Diagnostic(Diagnostic::error("S003", "folder cannot be read", loc).help(io_help(err.io_error()))));
+                    return Some(RootEntry::Diagnostic(
+                        Diagnostic::error("S003", "folder cannot be read", loc)
+                            .help(io_help(err.io_error())),
+                    ));
                 }
             };
             let name = e.file_name().to_string_lossy();
             if e.file_type().is_dir() {
                 if e.depth() == 3 {
-                    return Some(RootEntry::Patient { pid: name.into_owned(), root: self.root, dir: e.into_path() });
+                    return Some(RootEntry::Patient {
+                        pid: name.into_owned(),
+                        root: self.root,
+                        dir: e.into_path(),
+                    });
                 }
                 continue;
             }
             if is_transaction_file(&name) {
                 continue;
             }
-            return Some(RootEntry::Diagnostic(
-                Diagnostic::warning("S004", "file outside the SS-MIX2 layout (root/PID[0:3]/PID[3:6]/PID/…); not read", Location::file(e.path())),
-            ));
+            return Some(RootEntry::Diagnostic(Diagnostic::warning(
+                "S004",
+                "file outside the SS-MIX2 layout (root/PID[0:3]/PID[3:6]/PID/…); not read",
+                Location::file(e.path()),
+            )));
         }
     }
 }
@@ -205,14 +261,31 @@ fn io_help(e: Option<&std::io::Error>) -> String {
 
 /// Collect the items of one patient folder.
 fn scan_patient(root: usize, dir: &Path, pf: &mut PatientFiles) {
-    let rel_base: Vec<String> = dir.iter().rev().take(3).map(|c| c.to_string_lossy().into_owned()).collect::<Vec<_>>().into_iter().rev().collect();
-    let mut it = WalkDir::new(dir).min_depth(1).sort_by_file_name().into_iter();
+    let rel_base: Vec<String> = dir
+        .iter()
+        .rev()
+        .take(3)
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut it = WalkDir::new(dir)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter();
     while let Some(entry) = it.next() {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
-                let loc = err.path().map(Location::file).unwrap_or_else(|| Location::file(dir));
-                pf.diagnostics.push(Diagnostic::error("S003", "file or folder cannot be read", loc).help(io_help(err.io_error())));
+                let loc = err
+                    .path()
+                    .map(Location::file)
+                    .unwrap_or_else(|| Location::file(dir));
+                pf.diagnostics.push(
+                    Diagnostic::error("S003", "file or folder cannot be read", loc)
+                        .help(io_help(err.io_error())),
+                );
                 continue;
             }
         };
@@ -221,8 +294,21 @@ fn scan_patient(root: usize, dir: &Path, pf: &mut PatientFiles) {
         match (depth, is_dir) {
             (1, true) | (2, true) => {}
             (3, false) => {
-                let dirs = [rel_base[0].clone(), rel_base[1].clone(), rel_base[2].clone(), parent_name(e.path(), 1), parent_name(e.path(), 0)];
-                if let Some(item) = item_for(root, e.path(), &e.file_name().to_string_lossy(), &dirs, Source::Standard, &mut pf.diagnostics) {
+                let dirs = [
+                    rel_base[0].clone(),
+                    rel_base[1].clone(),
+                    rel_base[2].clone(),
+                    parent_name(e.path(), 1),
+                    parent_name(e.path(), 0),
+                ];
+                if let Some(item) = item_for(
+                    root,
+                    e.path(),
+                    &e.file_name().to_string_lossy(),
+                    &dirs,
+                    Source::Standard,
+                    &mut pf.diagnostics,
+                ) {
                     pf.items.push(item);
                 }
             }
@@ -231,42 +317,94 @@ fn scan_patient(root: usize, dir: &Path, pf: &mut PatientFiles) {
                 it.skip_current_dir();
                 let folder = e.path().to_path_buf();
                 let mut files: Vec<PathBuf> = match std::fs::read_dir(&folder) {
-                    Ok(rd) => rd.filter_map(|x| x.ok()).map(|x| x.path()).filter(|p| p.is_file()).collect(),
+                    Ok(rd) => rd
+                        .filter_map(|x| x.ok())
+                        .map(|x| x.path())
+                        .filter(|p| p.is_file())
+                        .collect(),
                     Err(err) => {
-                        pf.diagnostics.push(Diagnostic::error("S003", "content folder cannot be read", Location::file(&folder)).help(io_help(Some(&err))));
+                        pf.diagnostics.push(
+                            Diagnostic::error(
+                                "S003",
+                                "content folder cannot be read",
+                                Location::file(&folder),
+                            )
+                            .help(io_help(Some(&err))),
+                        );
                         continue;
                     }
                 };
                 files.sort();
-                let main = files.iter().position(|p| p.file_name().is_some_and(|n| n == "main_document.hl7")).or_else(|| {
-                    let hl7: Vec<usize> = files.iter().enumerate().filter(|(_, p)| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("hl7"))).map(|(i, _)| i).collect();
-                    (hl7.len() == 1).then(|| hl7[0])
-                });
+                let main = files
+                    .iter()
+                    .position(|p| p.file_name().is_some_and(|n| n == "main_document.hl7"))
+                    .or_else(|| {
+                        let hl7: Vec<usize> = files
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, p)| {
+                                p.extension().is_some_and(|x| x.eq_ignore_ascii_case("hl7"))
+                            })
+                            .map(|(i, _)| i)
+                            .collect();
+                        (hl7.len() == 1).then(|| hl7[0])
+                    });
                 let Some(main) = main else {
                     pf.diagnostics.push(
-                        Diagnostic::error("S007", "extended-storage content folder has no main document", Location::file(&folder)).help("expected main_document.hl7 (or exactly one .hl7 file)"),
+                        Diagnostic::error(
+                            "S007",
+                            "extended-storage content folder has no main document",
+                            Location::file(&folder),
+                        )
+                        .help("expected main_document.hl7 (or exactly one .hl7 file)"),
                     );
                     continue;
                 };
                 let main_path = files.remove(main);
-                let dirs = [rel_base[0].clone(), rel_base[1].clone(), rel_base[2].clone(), parent_name(&folder, 1), parent_name(&folder, 0)];
-                let source = Source::Extended { folder: folder.clone(), attachments: files };
+                let dirs = [
+                    rel_base[0].clone(),
+                    rel_base[1].clone(),
+                    rel_base[2].clone(),
+                    parent_name(&folder, 1),
+                    parent_name(&folder, 0),
+                ];
+                let source = Source::Extended {
+                    folder: folder.clone(),
+                    attachments: files,
+                };
                 let fname = e.file_name().to_string_lossy().into_owned();
-                if let Some(mut item) = item_for(root, &folder, &fname, &dirs, source, &mut pf.diagnostics) {
+                if let Some(mut item) =
+                    item_for(root, &folder, &fname, &dirs, source, &mut pf.diagnostics)
+                {
                     item.path = main_path;
                     pf.items.push(item);
                 }
             }
-            _ => pf.diagnostics.push(Diagnostic::warning("S004", "entry outside the SS-MIX2 layout (PID/date/type/file); not read", Location::file(e.path()))),
+            _ => pf.diagnostics.push(Diagnostic::warning(
+                "S004",
+                "entry outside the SS-MIX2 layout (PID/date/type/file); not read",
+                Location::file(e.path()),
+            )),
         }
     }
 }
 
 fn parent_name(p: &Path, up: usize) -> String {
-    p.ancestors().nth(up + 1).and_then(|a| a.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.ancestors()
+        .nth(up + 1)
+        .and_then(|a| a.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
-fn item_for(root: usize, path: &Path, name: &str, dirs: &[String; 5], source: Source, diags: &mut Vec<Diagnostic>) -> Option<Item> {
+fn item_for(
+    root: usize,
+    path: &Path,
+    name: &str,
+    dirs: &[String; 5],
+    source: Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Item> {
     let (fname, warnings) = match FileName::parse(name) {
         Ok(x) => x,
         Err(e) => {
@@ -276,21 +414,44 @@ fn item_for(root: usize, path: &Path, name: &str, dirs: &[String; 5], source: So
     };
     for w in warnings {
         let m = match w {
-            NameWarning::OrderNoLength(n) => format!("order number has {n} characters (expected 13-22)"),
+            NameWarning::OrderNoLength(n) => {
+                format!("order number has {n} characters (expected 13-22)")
+            }
             NameWarning::OrderNoNotDigits => "order number is not all digits".into(),
         };
         diags.push(Diagnostic::note("S005", m, Location::file(path)));
     }
     let expected = fname.expected_dirs();
-    let labels = ["PID[0:3] folder", "PID[3:6] folder", "patient folder", "date folder", "data-type folder"];
-    let wrong: Vec<&str> = (0..5).filter(|&i| expected[i] != dirs[i]).map(|i| labels[i]).collect();
+    let labels = [
+        "PID[0:3] folder",
+        "PID[3:6] folder",
+        "patient folder",
+        "date folder",
+        "data-type folder",
+    ];
+    let wrong: Vec<&str> = (0..5)
+        .filter(|&i| expected[i] != dirs[i])
+        .map(|i| labels[i])
+        .collect();
     if !wrong.is_empty() {
         diags.push(
-            Diagnostic::warning("S002", format!("file name disagrees with its {}; the file name is used", wrong.join(", ")), Location::file(path))
-                .help(format!("store it under {}", expected.join("/"))),
+            Diagnostic::warning(
+                "S002",
+                format!(
+                    "file name disagrees with its {}; the file name is used",
+                    wrong.join(", ")
+                ),
+                Location::file(path),
+            )
+            .help(format!("store it under {}", expected.join("/"))),
         );
     }
-    Some(Item { name: fname, path: path.to_path_buf(), source, root })
+    Some(Item {
+        name: fname,
+        path: path.to_path_buf(),
+        source,
+        root,
+    })
 }
 
 /// Group key for version selection.
@@ -304,7 +465,12 @@ pub struct Key {
 
 impl Key {
     pub fn of(n: &FileName) -> Key {
-        Key { patient_id: n.patient_id.clone(), care_date: n.care_date.clone(), data_type: n.data_type.clone(), order_no: n.order_no.clone() }
+        Key {
+            patient_id: n.patient_id.clone(),
+            care_date: n.care_date.clone(),
+            data_type: n.data_type.clone(),
+            order_no: n.order_no.clone(),
+        }
     }
 }
 

@@ -26,13 +26,23 @@ pub fn index(files: &[(usize, PathBuf)]) -> (TransactionIndex, Vec<Diagnostic>) 
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                diags.push(Diagnostic::error("S003", "transaction file cannot be read", Location::file(path)).help(format!("the operating system said: {}", e.kind())));
+                diags.push(
+                    Diagnostic::error(
+                        "S003",
+                        "transaction file cannot be read",
+                        Location::file(path),
+                    )
+                    .help(format!("the operating system said: {}", e.kind())),
+                );
                 continue;
             }
         };
         for (item, d) in parse_records(*root, path, &bytes) {
             if let Some(item) = item {
-                idx.by_patient.entry(item.name.patient_id.clone()).or_default().push(item);
+                idx.by_patient
+                    .entry(item.name.patient_id.clone())
+                    .or_default()
+                    .push(item);
             }
             diags.extend(d);
         }
@@ -41,7 +51,11 @@ pub fn index(files: &[(usize, PathBuf)]) -> (TransactionIndex, Vec<Diagnostic>) 
 }
 
 /// Split one transaction file into records.
-pub fn parse_records(root: usize, path: &std::path::Path, bytes: &[u8]) -> Vec<(Option<Item>, Option<Diagnostic>)> {
+pub fn parse_records(
+    root: usize,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Vec<(Option<Item>, Option<Diagnostic>)> {
     // Header positions: at the start of the file or of a line.
     let mut starts = Vec::new();
     let mut line_of = Vec::new();
@@ -58,13 +72,27 @@ pub fn parse_records(root: usize, path: &std::path::Path, bytes: &[u8]) -> Vec<(
         }
     }
     let mut out = Vec::new();
-    if starts.first().is_some_and(|&s| bytes[..s].iter().any(|b| !b.is_ascii_whitespace())) || (starts.is_empty() && !bytes.is_empty()) {
-        out.push((None, Some(Diagnostic::error("S008", "transaction file has data before its first #SSMIX header; not read", Location::file(path).with_line(1)))));
+    if starts
+        .first()
+        .is_some_and(|&s| bytes[..s].iter().any(|b| !b.is_ascii_whitespace()))
+        || (starts.is_empty() && !bytes.is_empty())
+    {
+        out.push((
+            None,
+            Some(Diagnostic::error(
+                "S008",
+                "transaction file has data before its first #SSMIX header; not read",
+                Location::file(path).with_line(1),
+            )),
+        ));
     }
     for (n, &s) in starts.iter().enumerate() {
         let end = starts.get(n + 1).copied().unwrap_or(bytes.len());
         let rec = &bytes[s..end];
-        let hdr_len = rec.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(rec.len());
+        let hdr_len = rec
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(rec.len());
         let header = String::from_utf8_lossy(&rec[..hdr_len]);
         let mut body_start = s + hdr_len;
         while body_start < end && (bytes[body_start] == b'\r' || bytes[body_start] == b'\n') {
@@ -85,7 +113,10 @@ pub fn parse_records(root: usize, path: &std::path::Path, bytes: &[u8]) -> Vec<(
 fn parse_header(h: &str) -> Result<(FileName, String), String> {
     let f: Vec<&str> = h.trim_end().split(',').collect();
     if f.len() != 10 {
-        return Err(format!("expected 10 comma-separated fields, found {}", f.len()));
+        return Err(format!(
+            "expected 10 comma-separated fields, found {}",
+            f.len()
+        ));
     }
     let flag = match f[7] {
         "INS" => '1',
@@ -93,7 +124,10 @@ fn parse_header(h: &str) -> Result<(FileName, String), String> {
         _ => return Err("processing type must be INS or DEL".into()),
     };
     // Reuse the file-name rules for the shared fields.
-    let as_name = format!("{}_{}_{}_{}_{}_{}_{}", f[3], f[4], f[5], f[6], f[9], f[8], flag);
+    let as_name = format!(
+        "{}_{}_{}_{}_{}_{}_{}",
+        f[3], f[4], f[5], f[6], f[9], f[8], flag
+    );
     let (name, _) = FileName::parse(&as_name).map_err(|e| e.0)?;
     debug_assert!(matches!(name.flag, Flag::Current | Flag::Deleted));
     Ok((name, f[2].to_owned()))
@@ -110,12 +144,25 @@ mod tests {
         assert_eq!(recs.len(), 3);
         let a = recs[0].0.as_ref().unwrap();
         assert_eq!(a.name.flag, Flag::Current);
-        let Source::Transaction { start, len, line, facility } = &a.source else { panic!() };
-        assert_eq!(&data[*start as usize..(*start + *len) as usize], b"MSH|^~\\&|A\rPID|1\r");
+        let Source::Transaction {
+            start,
+            len,
+            line,
+            facility,
+        } = &a.source
+        else {
+            panic!()
+        };
+        assert_eq!(
+            &data[*start as usize..(*start + *len) as usize],
+            b"MSH|^~\\&|A\rPID|1\r"
+        );
         assert_eq!((*line, facility.as_str()), (1, "9999999999"));
         let b = recs[1].0.as_ref().unwrap();
         assert_eq!(b.name.flag, Flag::Deleted);
-        let Source::Transaction { line, .. } = &b.source else { panic!() };
+        let Source::Transaction { line, .. } = &b.source else {
+            panic!()
+        };
         assert_eq!(*line, 4);
         let d = recs[2].1.as_ref().unwrap();
         assert_eq!((d.code, d.location.line), ("S008", Some(6)));
