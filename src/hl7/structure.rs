@@ -9,7 +9,7 @@
 use super::message::Message;
 use super::path::FieldPath;
 use crate::diagnostics::{Diagnostic, Location};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// The embedded default structures file.
 pub const DEFAULT_STRUCTURES: &str = include_str!("../../mappings/ssmix2/messages/structures.txt");
@@ -19,6 +19,7 @@ pub const DEFAULT_STRUCTURES_PATH: &str = "mappings/ssmix2/messages/structures.t
 pub enum Node {
     Segment {
         name: String,
+        code: u32,
         optional: bool,
         repeat: bool,
     },
@@ -32,9 +33,9 @@ pub struct GroupDef {
     pub repeat: bool,
     pub children: Vec<Node>,
     /// Segment ids that can open this group.
-    first: HashSet<String>,
+    first: Vec<u32>,
     /// The leftmost segment of the group (its usual trigger segment).
-    anchor: String,
+    anchor: u32,
 }
 
 impl Node {
@@ -56,16 +57,16 @@ impl Node {
             Node::Group(g) => &g.name,
         }
     }
-    fn leftmost(&self) -> &str {
+    fn leftmost(&self) -> u32 {
         match self {
-            Node::Segment { name, .. } => name,
-            Node::Group(g) => &g.anchor,
+            Node::Segment { name, .. } => seg_code(name),
+            Node::Group(g) => g.anchor,
         }
     }
-    fn can_open(&self, seg: &str) -> bool {
+    fn can_open(&self, seg: u32) -> bool {
         match self {
-            Node::Segment { name, .. } => name == seg,
-            Node::Group(g) => g.first.contains(seg),
+            Node::Segment { code, .. } => *code == seg,
+            Node::Group(g) => g.first.contains(&seg),
         }
     }
 }
@@ -86,14 +87,21 @@ pub struct Structures {
     pub datatypes: BTreeMap<String, Vec<String>>,
 }
 
-fn compute_first(children: &[Node]) -> HashSet<String> {
-    let mut out = HashSet::new();
+/// A segment id packed into an integer, so matching compares numbers, not strings.
+pub fn seg_code(name: &str) -> u32 {
+    let b = name.as_bytes();
+    if b.len() != 3 {
+        return 0;
+    }
+    (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2])
+}
+
+fn compute_first(children: &[Node]) -> Vec<u32> {
+    let mut out = Vec::new();
     for c in children {
         match c {
-            Node::Segment { name, .. } => {
-                out.insert(name.clone());
-            }
-            Node::Group(g) => out.extend(g.first.iter().cloned()),
+            Node::Segment { code, .. } => out.push(*code),
+            Node::Group(g) => out.extend(g.first.iter().copied()),
         }
         if !c.optional() {
             break;
@@ -154,7 +162,7 @@ impl<'a> GrammarParser<'a> {
                     return Err((start, format!("group {name} is empty")));
                 }
                 let first = compute_first(&children);
-                let anchor = children[0].leftmost().to_owned();
+                let anchor = children[0].leftmost();
                 Node::Group(GroupDef {
                     name: name.to_owned(),
                     optional: false,
@@ -173,6 +181,7 @@ impl<'a> GrammarParser<'a> {
                 }
                 Node::Segment {
                     name: name.to_owned(),
+                    code: seg_code(name),
                     optional: false,
                     repeat: false,
                 }
@@ -187,8 +196,9 @@ impl<'a> GrammarParser<'a> {
                 self.i += 1;
             }
             out.push(match node {
-                Node::Segment { name, .. } => Node::Segment {
+                Node::Segment { name, code, .. } => Node::Segment {
                     name,
+                    code,
                     optional,
                     repeat,
                 },
@@ -269,10 +279,7 @@ impl Structures {
                     match p.seq(false) {
                         Ok(children) => {
                             let first = compute_first(&children);
-                            let anchor = children
-                                .first()
-                                .map(|c| c.leftmost().to_owned())
-                                .unwrap_or_default();
+                            let anchor = children.first().map(|c| c.leftmost()).unwrap_or_default();
                             out.structures.insert(
                                 name.clone(),
                                 GroupDef {
@@ -471,7 +478,7 @@ impl Frame<'_> {
     /// The child index that can take `seg` from the current position on, if any. A
     /// *strong* match is a segment child or a group `seg` is the leftmost segment of; a weak
     /// one enters a group through its optional prefix only.
-    fn find(&self, seg: &str, strong_only: bool) -> Option<usize> {
+    fn find(&self, seg: u32, strong_only: bool) -> Option<usize> {
         (self.pos..self.def.children.len()).find(|&j| {
             let c = &self.def.children[j];
             let free = j > self.pos || self.count == 0 || c.repeat();
@@ -495,28 +502,37 @@ impl Frame<'_> {
 fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut stack: Vec<Frame> = vec![Frame::new(def)];
-    let report_missing = |frame: &Frame, to: usize, at: Location, diags: &mut Vec<Diagnostic>| {
-        for m in frame.missing(to) {
-            diags.push(Diagnostic::warning(
-                "H011",
-                format!("required {m} missing in {}", frame.def.name),
-                at.clone(),
-            ));
-        }
-    };
+    // Locations are computed only when something is missing: `locate` is linear in the
+    // message, and calling it per segment made grouping quadratic on 800-segment messages.
+    let report_missing =
+        |frame: &Frame, to: usize, at: &dyn Fn() -> Location, diags: &mut Vec<Diagnostic>| {
+            let missing = frame.missing(to);
+            if missing.is_empty() {
+                return;
+            }
+            let loc = at();
+            for m in missing {
+                diags.push(Diagnostic::warning(
+                    "H011",
+                    format!("required {m} missing in {}", frame.def.name),
+                    loc.clone(),
+                ));
+            }
+        };
     for seg in msg.segments() {
         let name = seg.name();
+        let code = seg_code(name);
         let i = seg.index();
         // Prefer the innermost frame with a strong match (a new repetition of an enclosing
         // group beats entering an optional nested group: an OMG^O19 ORC starts a new ORDER,
         // not a PRIOR_RESULT), then the innermost with any match.
         let strong = (0..stack.len())
             .rev()
-            .find(|&d| stack[d].find(name, true).is_some());
+            .find(|&d| stack[d].find(code, true).is_some());
         let depth = strong.map(|d| (d, true)).or_else(|| {
             (0..stack.len())
                 .rev()
-                .find(|&d| stack[d].find(name, false).is_some())
+                .find(|&d| stack[d].find(code, false).is_some())
                 .map(|d| (d, false))
         });
         let (depth, strong) = match depth {
@@ -552,7 +568,7 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
         };
         while stack.len() > depth + 1 {
             if let Some(f) = stack.pop() {
-                report_missing(&f, f.def.children.len(), msg.locate(i), &mut diags);
+                report_missing(&f, f.def.children.len(), &|| msg.locate(i), &mut diags);
                 if let Some(parent) = stack.last_mut() {
                     parent.inst.items.push(Item::Group(f.inst));
                 }
@@ -560,18 +576,11 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
         }
         // Descend from the frame that can take the segment into the groups that open with it.
         while let Some(top) = stack.last_mut() {
-            let Some(j) = top.find(name, strong).or_else(|| top.find(name, false)) else {
+            let Some(j) = top.find(code, strong).or_else(|| top.find(code, false)) else {
                 break;
             };
             if j != top.pos {
-                let at = msg.locate(i);
-                for m in top.missing(j) {
-                    diags.push(Diagnostic::warning(
-                        "H011",
-                        format!("required {m} missing in {}", top.def.name),
-                        at.clone(),
-                    ));
-                }
+                report_missing(top, j, &|| msg.locate(i), &mut diags);
                 top.pos = j;
                 top.count = 0;
             }
@@ -588,7 +597,7 @@ fn match_structure(def: &GroupDef, msg: &Message) -> (GroupInstance, Vec<Diagnos
     }
     let end = Location::default().with_segment("end of message");
     while let Some(f) = stack.pop() {
-        report_missing(&f, f.def.children.len(), end.clone(), &mut diags);
+        report_missing(&f, f.def.children.len(), &|| end.clone(), &mut diags);
         match stack.last_mut() {
             Some(parent) => parent.inst.items.push(Item::Group(f.inst)),
             None => return (f.inst, diags),
