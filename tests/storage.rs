@@ -315,3 +315,28 @@ fn inventory_of_the_shared_samples() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn unreadable_entries_are_diagnosed() {
+    let r = tempfile::tempdir().unwrap();
+    put(
+        r.path(),
+        &std_path("1234567_20240101_OML-11_000000000000001_20240101100000000_01_1"),
+        MSG,
+    );
+    // A dangling link where a message file should be: the walk reports it and goes on.
+    let link = r.path().join(std_path(
+        "1234567_20240101_OML-11_000000000000002_20240101100000000_01_1",
+    ));
+    std::os::unix::fs::symlink(r.path().join("gone"), &link).unwrap();
+    let s = Storage::open(&[r.path().to_path_buf(), r.path().join("no-such-root")]);
+    let (patients, diags) = walk_all(&s);
+    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), ["S006"]);
+    assert_eq!(patients[0].items.len(), 1);
+    let d = patients[0]
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "S003")
+        .expect("S003 for the dangling link");
+    assert_eq!(d.location.file.as_deref(), Some(link.as_path()));
+}

@@ -103,6 +103,7 @@ impl Storage {
                 continue;
             }
             for e in WalkDir::new(root)
+                .follow_links(true)
                 .max_depth(3)
                 .sort_by_file_name()
                 .into_iter()
@@ -207,6 +208,7 @@ impl RootWalk {
         RootWalk {
             root,
             it: WalkDir::new(path)
+                .follow_links(true)
                 .min_depth(1)
                 .max_depth(3)
                 .sort_by_file_name()
@@ -271,6 +273,7 @@ fn scan_patient(root: usize, dir: &Path, pf: &mut PatientFiles) {
         .rev()
         .collect();
     let mut it = WalkDir::new(dir)
+        .follow_links(true)
         .min_depth(1)
         .sort_by_file_name()
         .into_iter();
