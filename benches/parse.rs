@@ -14,7 +14,7 @@ use kakehashi::diagnostics::Location;
 use kakehashi::hl7::{decode, split_messages, Message, Structures};
 use kakehashi::ssmix2::inventory::Inventory;
 use kakehashi::ssmix2::read::parse_bytes;
-use kakehashi::ssmix2::{par_patients, StatePolicy, Storage};
+use kakehashi::ssmix2::{StatePolicy, Storage};
 use kakehashi::synth::{generate, SynthOptions};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -205,17 +205,7 @@ fn main() {
         let t = Instant::now();
         let inv = pool.install(|| {
             let storage = Storage::open(std::slice::from_ref(&root));
-            let mut inv = Inventory::default();
-            par_patients(
-                storage.walk(),
-                64,
-                |pf| Inventory::of_patient(pf, &structures, &StatePolicy::default()),
-                |r| match r {
-                    Ok(i) => inv.merge(i),
-                    Err(d) => inv.add_diagnostic(d),
-                },
-            );
-            inv
+            Inventory::of_storage(&storage, &structures, &StatePolicy::default(), |_| {})
         });
         let s = t.elapsed().as_secs_f64();
         if n == 1 {

@@ -8,7 +8,7 @@ use kakehashi::diagnostics::Location;
 use kakehashi::hl7::Structures;
 use kakehashi::ssmix2::inventory::Inventory;
 use kakehashi::ssmix2::read::parse_bytes;
-use kakehashi::ssmix2::{par_patients, StatePolicy, Storage};
+use kakehashi::ssmix2::{StatePolicy, Storage};
 
 #[test]
 fn group_outlines_of_the_jami_samples() {
@@ -36,15 +36,6 @@ fn group_outlines_of_the_jami_samples() {
 fn inventory_of_the_bundled_sample() {
     let s = Storage::open(&[common::repo("fixtures/ssmix2")]);
     let structures = Structures::default_set();
-    let mut inv = Inventory::default();
-    par_patients(
-        s.walk(),
-        3,
-        |pf| Inventory::of_patient(pf, &structures, &StatePolicy::default()),
-        |x| match x {
-            Ok(i) => inv.merge(i),
-            Err(d) => inv.add_diagnostic(d),
-        },
-    );
+    let inv = Inventory::of_storage(&s, &structures, &StatePolicy::default(), |_| {});
     insta::assert_json_snapshot!(inv);
 }

@@ -5,9 +5,7 @@ mod common;
 
 use kakehashi::hl7::Structures;
 use kakehashi::ssmix2::inventory::Inventory;
-use kakehashi::ssmix2::{
-    par_patients, read_item, select, Flag, Source, StatePolicy, Storage, WalkEvent,
-};
+use kakehashi::ssmix2::{read_item, select, Flag, Source, StatePolicy, Storage, WalkEvent};
 use std::path::{Path, PathBuf};
 
 const MSG: &str = "MSH|^~\\&|A|B|GW|RCV|20240101100000||OUL^R22^OUL_R22|C1|P|2.5\rPID|0001||1234567^^^^PI||\x1b$B45<T\x1b(B^\x1b$BB@O:\x1b(B\rSPM|1||||||||||||||||202401010900\rOBR|1\rORC|SC\rOBX|1|NM|3A010000002327101^TP^JC10||7.2\r";
@@ -256,16 +254,7 @@ fn bad_bytes_yield_located_diagnostics_and_the_run_continues() {
     );
     let s = Storage::open(&[r.path().to_path_buf()]);
     let structures = Structures::default_set();
-    let mut inv = Inventory::default();
-    par_patients(
-        s.walk(),
-        4,
-        |pf| Inventory::of_patient(pf, &structures, &StatePolicy::default()),
-        |x| match x {
-            Ok(i) => inv.merge(i),
-            Err(d) => inv.add_diagnostic(d),
-        },
-    );
+    let inv = Inventory::of_storage(&s, &structures, &StatePolicy::default(), |_| {});
     assert_eq!(inv.files, 3);
     assert_eq!(inv.messages_parsed, 2);
     let h020 = inv.diagnostics.iter().find(|d| d.code == "H020").unwrap();
@@ -283,16 +272,7 @@ fn inventory_of_the_shared_samples() {
     ];
     let s = Storage::open(&roots);
     let structures = Structures::default_set();
-    let mut inv = Inventory::default();
-    par_patients(
-        s.walk(),
-        2,
-        |pf| Inventory::of_patient(pf, &structures, &StatePolicy::default()),
-        |x| match x {
-            Ok(i) => inv.merge(i),
-            Err(d) => inv.add_diagnostic(d),
-        },
-    );
+    let inv = Inventory::of_storage(&s, &structures, &StatePolicy::default(), |_| {});
     assert_eq!(inv.patients, 4);
     assert_eq!(inv.files, 40);
     assert_eq!(inv.messages_parsed, 39);

@@ -69,7 +69,7 @@ fn output_does_not_depend_on_threads() {
 fn generated_archive_covers_the_data_types_and_reads_cleanly() {
     use kakehashi::hl7::Structures;
     use kakehashi::ssmix2::inventory::Inventory;
-    use kakehashi::ssmix2::{par_patients, StatePolicy, Storage};
+    use kakehashi::ssmix2::{StatePolicy, Storage};
     let out = tempfile::tempdir().unwrap();
     generate(
         &SynthOptions {
@@ -82,16 +82,7 @@ fn generated_archive_covers_the_data_types_and_reads_cleanly() {
     .unwrap();
     let s = Storage::open(&[out.path().to_path_buf()]);
     let structures = Structures::default_set();
-    let mut inv = Inventory::default();
-    par_patients(
-        s.walk(),
-        16,
-        |pf| Inventory::of_patient(pf, &structures, &StatePolicy::default()),
-        |x| match x {
-            Ok(i) => inv.merge(i),
-            Err(d) => inv.add_diagnostic(d),
-        },
-    );
+    let inv = Inventory::of_storage(&s, &structures, &StatePolicy::default(), |_| {});
     assert_eq!(inv.patients, 60);
     assert_eq!(
         inv.tally.errors + inv.tally.warnings,

@@ -1,7 +1,7 @@
 use super::{progress, OutputFormat};
 use kakehashi::hl7::Structures;
 use kakehashi::ssmix2::inventory::Inventory;
-use kakehashi::ssmix2::{par_patients, StatePolicy, Storage};
+use kakehashi::ssmix2::{StatePolicy, Storage};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,19 +27,9 @@ pub fn run(a: Args) -> ExitCode {
     };
     let storage = Storage::open(&a.roots);
     let pb = progress("reading storage");
-    let mut inv = Inventory::default();
-    par_patients(
-        storage.walk(),
-        64,
-        |pf| Inventory::of_patient(pf, &structures, &policy),
-        |r| {
-            match r {
-                Ok(i) => inv.merge(i),
-                Err(d) => inv.add_diagnostic(d),
-            }
-            pb.set_message(format!("{} patients, {} files", inv.patients, inv.files));
-        },
-    );
+    let inv = Inventory::of_storage(&storage, &structures, &policy, |inv| {
+        pb.set_message(format!("{} patients, {} files", inv.patients, inv.files));
+    });
     pb.finish_and_clear();
     match a.format {
         OutputFormat::Text => print!("{}", inv.render(a.max_diagnostics)),

@@ -2,9 +2,10 @@
 //! date range) and what is wrong with it. Computed patient by patient and merged, so it
 //! runs in parallel and in constant memory per patient.
 
+use super::par_patients;
 use super::read::read_item;
 use super::state::{select, StatePolicy};
-use super::storage::PatientFiles;
+use super::storage::{PatientFiles, Storage};
 use crate::diagnostics::{Diagnostic, Tally};
 use crate::hl7::Structures;
 use serde::Serialize;
@@ -108,6 +109,30 @@ impl Inventory {
                 inv.add_diagnostic(d);
             }
         }
+        inv
+    }
+
+    /// Inventory of whole storage, patients read on all cores, merged in walk order.
+    /// `progress` is called after each patient (for a progress bar).
+    pub fn of_storage(
+        storage: &Storage,
+        structures: &Structures,
+        policy: &StatePolicy,
+        mut progress: impl FnMut(&Inventory),
+    ) -> Inventory {
+        let mut inv = Inventory::default();
+        par_patients(
+            storage.walk(),
+            64,
+            |pf| Inventory::of_patient(pf, structures, policy),
+            |r| {
+                match r {
+                    Ok(i) => inv.merge(i),
+                    Err(d) => inv.add_diagnostic(d),
+                }
+                progress(&inv);
+            },
+        );
         inv
     }
 
