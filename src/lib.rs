@@ -4,6 +4,8 @@
 //! The library never prints and never exits; the CLI decides what the user sees.
 
 pub mod diagnostics;
+pub mod fhir;
 pub mod hl7;
+pub mod mapping;
 pub mod ssmix2;
 pub mod synth;

@@ -2,7 +2,9 @@
 //! they return. Exit codes: 0 success, 1 the input had errors (diagnostics were printed),
 //! 2 the command itself could not run (bad flags, unwritable output).
 
+pub mod convert;
 pub mod inspect;
+pub mod mappings;
 pub mod show;
 pub mod synth;
 
@@ -21,6 +23,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Convert SS-MIX2 storage (see `convert fhir --help`).
+    #[command(subcommand)]
+    Convert(convert::Target),
+    /// Check mapping files (schema + semantics), for users' CI.
+    #[command(subcommand)]
+    Mappings(mappings::Action),
     /// Inventory of SS-MIX2 storage roots: patients, data types, versions, encodings, diagnostics.
     Inspect(inspect::Args),
     /// Decode and parse one HL7 v2 file; print its segments, groups and chosen fields.
@@ -41,6 +49,8 @@ pub fn run() -> ExitCode {
         }
     }
     match cli.command {
+        Command::Convert(t) => convert::run(t),
+        Command::Mappings(a) => mappings::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Show(a) => show::run(a),
         Command::Synth(a) => synth::run(a),

@@ -564,6 +564,9 @@ pub struct Component<'a> {
 }
 
 impl<'a> Component<'a> {
+    pub fn delimiters(&self) -> &'a Delimiters {
+        self.d
+    }
     pub fn subcomponents(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.raw.split(self.d.subcomponent)
     }

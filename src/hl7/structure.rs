@@ -71,6 +71,24 @@ impl Node {
     }
 }
 
+impl GroupDef {
+    /// Whether `A/B/C` names nested groups of this structure.
+    pub fn has_group_path(&self, path: &str) -> bool {
+        let mut cur = self;
+        for name in path.split('/') {
+            let next = cur.children.iter().find_map(|c| match c {
+                Node::Group(g) if g.name == name => Some(g),
+                _ => None,
+            });
+            match next {
+                Some(g) => cur = g,
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MessageDef {
     pub structure: String,

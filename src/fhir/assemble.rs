@@ -1,0 +1,197 @@
+//! Assembling FHIR resources from one stored message: pick the message maps for its data
+//! type and message type, run each `produce` over its segment groups, give every resource
+//! its deterministic logical id (JAMI recipe: storage items joined by dots, without the
+//! timestamp, so later versions of a record overwrite earlier ones).
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::hl7::{GroupInstance, Message, Offset};
+use crate::mapping::eval::Ctx;
+use crate::mapping::MappingSet;
+use crate::ssmix2::storage::Item;
+use serde_json::{Map as JMap, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+pub struct FhirOptions {
+    /// Facility code (医療機関コード, 10 digits) for identifier systems.
+    pub facility: String,
+    /// Offset for times that carry none (the time rule in hl7::time).
+    pub offset: Offset,
+}
+
+impl Default for FhirOptions {
+    fn default() -> Self {
+        FhirOptions {
+            facility: "0000000000".into(),
+            offset: Offset::JAPAN,
+        }
+    }
+}
+
+/// FHIR ids are `[A-Za-z0-9\-\.]{1,64}`: other characters become `-`; a longer id becomes a
+/// hash of itself so it stays deterministic.
+pub fn logical_id(raw: &str) -> String {
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if !clean.is_empty() && clean.len() <= 64 {
+        return clean;
+    }
+    let h = Sha256::digest(raw.as_bytes());
+    format!(
+        "h{}",
+        h.iter()
+            .take(20)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Group instances named by a path such as `SPECIMEN/ORDER/RESULT`, each with its ancestors
+/// (innermost first).
+fn instances<'g>(root: &'g GroupInstance, path: &'g str) -> Vec<Vec<&'g GroupInstance>> {
+    let mut level: Vec<Vec<&GroupInstance>> = vec![vec![root]];
+    for name in path.split('/') {
+        let mut next = Vec::new();
+        for chain in &level {
+            let Some(g) = chain.first() else { continue };
+            for child in g.groups(name) {
+                let mut c = vec![child];
+                c.extend(chain.iter().copied());
+                next.push(c);
+            }
+        }
+        level = next;
+    }
+    level
+}
+
+/// Convert one message. Returns the resources in message order.
+pub fn convert_message(
+    set: &MappingSet,
+    item: &Item,
+    msg: &Message,
+    groups: &GroupInstance,
+    opts: &FhirOptions,
+    at: &Location,
+) -> (Vec<Value>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    let mtype = msg.message_type().unwrap_or_default();
+    let maps: Vec<_> = set.message_maps(&item.name.data_type, &mtype).collect();
+    if maps.is_empty() {
+        diags.push(
+            Diagnostic::warning(
+                "F001",
+                format!(
+                    "no mapping for data type {} with message type {mtype}; message not converted",
+                    item.name.data_type
+                ),
+                at.clone(),
+            )
+            .help(
+                "add a message map under mappings/ssmix2/messages/ (see kakehashi mappings check)",
+            ),
+        );
+        return (out, diags);
+    }
+    let mut vars: BTreeMap<&'static str, String> = BTreeMap::new();
+    vars.insert("pid", item.name.patient_id.clone());
+    vars.insert("facility", opts.facility.clone());
+    vars.insert(
+        "date",
+        item.name.care_date.clone().unwrap_or_else(|| "-".into()),
+    );
+    vars.insert("type", item.name.data_type.clone());
+    vars.insert("order", item.name.order_no.clone());
+    vars.insert("timestamp", item.name.timestamp.clone());
+    let all: Vec<usize> = (0..msg.segment_count()).collect();
+    for mm in maps {
+        for p in &mm.produce {
+            let Some(map) = set.maps.get(&p.map) else {
+                continue;
+            };
+            // Each instance: (anchor segment index, scopes innermost first).
+            let runs: Vec<(usize, Vec<Vec<usize>>)> = if p.each == "message" {
+                vec![(0, vec![all.clone()])]
+            } else if p.each.len() == 3
+                && !p.each.contains('/')
+                && p.each
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            {
+                msg.segments()
+                    .filter(|s| s.name() == p.each)
+                    .map(|s| (s.index(), vec![vec![s.index()], all.clone()]))
+                    .collect()
+            } else {
+                instances(groups, &p.each)
+                    .into_iter()
+                    .map(|chain| {
+                        let scopes: Vec<Vec<usize>> =
+                            chain.iter().map(|g| g.segment_indices()).collect();
+                        let anchor = scopes.first().and_then(|s| s.first().copied()).unwrap_or(0);
+                        (anchor, scopes)
+                    })
+                    .collect()
+            };
+            for (anchor, mut scopes) in runs {
+                scopes.push(all.clone());
+                vars.insert("seq", format!("{anchor:03}"));
+                let mut ctx = Ctx {
+                    set,
+                    msg,
+                    scopes,
+                    vars: &vars,
+                    offset: opts.offset,
+                    at: at.clone(),
+                    diags: Vec::new(),
+                };
+                if p.when.as_ref().is_some_and(|c| !ctx.holds(c)) {
+                    continue;
+                }
+                let mut body = JMap::new();
+                ctx.rows(&map.rows, None, &mut body);
+                let id = logical_id(&ctx.render(&p.id, None));
+                diags.append(&mut ctx.diags);
+                let mut r = JMap::new();
+                r.insert("resourceType".into(), Value::String(map.fhir_type.clone()));
+                r.insert("id".into(), Value::String(id));
+                if let Some(pr) = &map.profile {
+                    r.insert("meta".into(), serde_json::json!({ "profile": [pr] }));
+                }
+                r.extend(body);
+                out.push(Value::Object(r));
+            }
+        }
+    }
+    (out, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_valid_and_deterministic() {
+        assert_eq!(
+            logical_id("9999013.20110701.OMP-01.000000011000185.004"),
+            "9999013.20110701.OMP-01.000000011000185.004"
+        );
+        assert_eq!(
+            logical_id("1.L-OBSERVATIONS^OBSERVATIONS^99ZL01"),
+            "1.L-OBSERVATIONS-OBSERVATIONS-99ZL01"
+        );
+        let long = "x".repeat(80);
+        assert_eq!(logical_id(&long), logical_id(&long));
+        assert!(logical_id(&long).len() <= 64);
+    }
+}

@@ -1,0 +1,132 @@
+//! SS-MIX2 → FHIR R4: resource assembly from mapping files, logical ids, Bulk-Data NDJSON.
+
+pub mod assemble;
+pub mod ndjson;
+
+pub use assemble::{convert_message, logical_id, FhirOptions};
+
+use crate::diagnostics::{Diagnostic, Tally};
+use crate::mapping::MappingSet;
+use crate::ssmix2::{par_patients, read_item, select, StatePolicy, Storage};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// What one conversion run did.
+#[derive(Debug, Default, Serialize)]
+pub struct FhirRun {
+    pub patients: usize,
+    pub messages: usize,
+    pub messages_converted: usize,
+    pub resources: BTreeMap<String, usize>,
+    pub tally: Tally,
+    #[serde(skip)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+struct PatientOut {
+    resources: Vec<Value>,
+    messages: usize,
+    converted: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Convert the current state of every patient to NDJSON files under `out` (one file per
+/// resource type, written atomically). Patients run on all cores; output order is the walk
+/// order, so files are byte-identical whatever the thread count.
+pub fn convert_storage(
+    storage: &Storage,
+    set: &MappingSet,
+    policy: &StatePolicy,
+    opts: &FhirOptions,
+    out: &Path,
+    mut progress: impl FnMut(&FhirRun),
+) -> std::io::Result<FhirRun> {
+    let mut writer = ndjson::Writer::create(out)?;
+    let mut run = FhirRun::default();
+    let mut io_error: Option<std::io::Error> = None;
+    par_patients(
+        storage.walk(),
+        64,
+        |pf| {
+            let mut diagnostics = pf.diagnostics;
+            let st = select(&pf.patient_id, pf.items, policy);
+            diagnostics.extend(st.diagnostics);
+            let mut resources = Vec::new();
+            let (mut messages, mut converted) = (0, 0);
+            let mut seen = HashSet::new();
+            for item in &st.current {
+                messages += 1;
+                let r = read_item(item, &set.structures);
+                diagnostics.extend(r.diagnostics);
+                let (Some(msg), Some(groups)) = (&r.message, &r.groups) else {
+                    continue;
+                };
+                let at = item.location().with_message_id(msg.control_id());
+                let (res, d) = convert_message(set, item, msg, groups, opts, &at);
+                diagnostics.extend(d);
+                if !res.is_empty() {
+                    converted += 1;
+                }
+                for x in res {
+                    let key = (
+                        x["resourceType"].as_str().unwrap_or("").to_owned(),
+                        x["id"].as_str().unwrap_or("").to_owned(),
+                    );
+                    if seen.insert(key) {
+                        resources.push(x);
+                    } else {
+                        diagnostics.push(
+                            Diagnostic::warning(
+                                "F003",
+                                "two resources with the same type and id; the first is kept",
+                                at.clone(),
+                            )
+                            .help("make the id template of the message map more specific"),
+                        );
+                    }
+                }
+            }
+            PatientOut {
+                resources,
+                messages,
+                converted,
+                diagnostics,
+            }
+        },
+        |r| {
+            match r {
+                Ok(p) => {
+                    run.patients += 1;
+                    run.messages += p.messages;
+                    run.messages_converted += p.converted;
+                    for x in &p.resources {
+                        let t = x["resourceType"].as_str().unwrap_or("Unknown").to_owned();
+                        *run.resources.entry(t.clone()).or_insert(0) += 1;
+                        if io_error.is_none() {
+                            if let Err(e) = writer.write(&t, x) {
+                                io_error = Some(e);
+                            }
+                        }
+                    }
+                    for d in p.diagnostics {
+                        run.tally.add(&d);
+                        run.diagnostics.push(d);
+                    }
+                }
+                Err(d) => {
+                    run.tally.add(&d);
+                    run.diagnostics.push(d);
+                }
+            }
+            progress(&run);
+        },
+    );
+    if let Some(e) = io_error {
+        return Err(e);
+    }
+    writer.write_diagnostics(&run.diagnostics)?;
+    writer.finish()?;
+    Ok(run)
+}

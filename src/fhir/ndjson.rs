@@ -1,0 +1,67 @@
+//! Bulk-Data NDJSON output: one `<ResourceType>.ndjson` per type, plus `diagnostics.ndjson`.
+//! Files are written under temporary names and renamed when the run completes, so a reader
+//! never sees half a file.
+
+use crate::diagnostics::Diagnostic;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub struct Writer {
+    dir: PathBuf,
+    files: BTreeMap<String, BufWriter<File>>,
+}
+
+impl Writer {
+    pub fn create(dir: &Path) -> std::io::Result<Writer> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            files: BTreeMap::new(),
+        })
+    }
+
+    fn tmp(&self, name: &str) -> PathBuf {
+        self.dir.join(format!(".{name}.tmp"))
+    }
+
+    fn file(&mut self, name: &str) -> std::io::Result<&mut BufWriter<File>> {
+        if !self.files.contains_key(name) {
+            let f = File::create(self.tmp(name))?;
+            self.files.insert(name.to_owned(), BufWriter::new(f));
+        }
+        self.files
+            .get_mut(name)
+            .ok_or_else(|| std::io::Error::other("writer vanished"))
+    }
+
+    pub fn write(&mut self, resource_type: &str, v: &Value) -> std::io::Result<()> {
+        let f = self.file(&format!("{resource_type}.ndjson"))?;
+        serde_json::to_writer(&mut *f, v)?;
+        f.write_all(b"\n")
+    }
+
+    pub fn write_diagnostics(&mut self, diags: &[Diagnostic]) -> std::io::Result<()> {
+        let f = self.file("diagnostics.ndjson")?;
+        for d in diags {
+            serde_json::to_writer(&mut *f, d)?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Flush everything and move the files into place.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        let names: Vec<String> = self.files.keys().cloned().collect();
+        for name in names {
+            if let Some(mut f) = self.files.remove(&name) {
+                f.flush()?;
+                f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                std::fs::rename(self.tmp(&name), self.dir.join(&name))?;
+            }
+        }
+        Ok(())
+    }
+}

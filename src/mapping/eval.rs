@@ -1,0 +1,443 @@
+//! Evaluating rows over one message: field access, conditions, tables, datatype maps,
+//! conversions, templates. Values are built as `serde_json::Value` (decimals keep their
+//! source text through `arbitrary_precision`).
+
+use super::load::MappingSet;
+use super::model::*;
+use crate::diagnostics::{Diagnostic, Location};
+use crate::hl7::message::Repetition;
+use crate::hl7::{Message, Offset, Timestamp, Value as HValue};
+use serde_json::{Map as JMap, Number, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Everything a row may read besides the message.
+pub struct Ctx<'a> {
+    pub set: &'a MappingSet,
+    pub msg: &'a Message,
+    /// Segment indices of the current group and its ancestors, innermost first.
+    pub scopes: Vec<Vec<usize>>,
+    pub vars: &'a BTreeMap<&'static str, String>,
+    pub offset: Offset,
+    /// Where the message came from (file, message id), for diagnostics.
+    pub at: Location,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// A leaf value read from the message.
+enum Got<'a> {
+    Absent,
+    Null,
+    Text(Cow<'a, str>),
+}
+
+impl<'a> Ctx<'a> {
+    fn find_segment(&self, name: &str, occurrence: usize) -> Option<crate::hl7::Segment<'a>> {
+        for scope in &self.scopes {
+            let segs: Vec<usize> = scope
+                .iter()
+                .copied()
+                .filter(|&i| self.msg.segment(i).is_some_and(|s| s.name() == name))
+                .collect();
+            if !segs.is_empty() {
+                return segs.get(occurrence - 1).and_then(|&i| self.msg.segment(i));
+            }
+        }
+        None
+    }
+
+    fn located(&self, row: &Row, what: &str) -> Location {
+        let mut l = self.at.clone();
+        l.segment = Some(format!("{what} (mapping {})", row.pos));
+        l
+    }
+
+    fn report(&mut self, policy: Policy, code: &'static str, msg: String, row: &Row, what: &str) {
+        let l = self.located(row, what);
+        match policy {
+            Policy::Error => self.diags.push(Diagnostic::error(code, msg, l)),
+            Policy::Warn => self.diags.push(Diagnostic::warning(code, msg, l)),
+            _ => {}
+        }
+    }
+
+    /// All repetitions a field source covers (one unless `[*]`).
+    fn reps(&self, src: &Src, cur: Option<Repetition<'a>>) -> Vec<Repetition<'a>> {
+        match src {
+            Src::Field { path, each } => {
+                let Some(seg) = self.find_segment(&path.segment, path.occurrence.unwrap_or(1))
+                else {
+                    return Vec::new();
+                };
+                let field = seg.field(path.field);
+                if *each {
+                    field.repetitions().filter(|r| !r.raw.is_empty()).collect()
+                } else {
+                    field
+                        .repetition(path.repetition.unwrap_or(1))
+                        .filter(|r| !r.raw.is_empty())
+                        .into_iter()
+                        .collect()
+                }
+            }
+            Src::Rel { .. } => cur.into_iter().collect(),
+        }
+    }
+
+    fn leaf(rep: Repetition<'a>, comp: Option<usize>, sub: Option<usize>) -> Got<'a> {
+        let v = match (comp, sub) {
+            (None, _) => {
+                if rep.raw.is_empty() {
+                    HValue::Absent
+                } else {
+                    rep.value(1).clone_if_whole(rep)
+                }
+            }
+            (Some(c), None) => rep
+                .component(c)
+                .map(|x| x.value())
+                .unwrap_or(HValue::Absent),
+            (Some(c), Some(s)) => rep
+                .component(c)
+                .and_then(|x| x.subcomponent(s).map(|t| (t, x)))
+                .map(|(t, x)| HValue::of(t, x.delimiters()))
+                .unwrap_or(HValue::Absent),
+        };
+        match v {
+            HValue::Absent => Got::Absent,
+            HValue::Null => Got::Null,
+            HValue::Text(t) => Got::Text(t),
+        }
+    }
+
+    /// Values a source yields: one per repetition for `[*]`, else at most one.
+    fn values(
+        &self,
+        src: &Src,
+        cur: Option<Repetition<'a>>,
+    ) -> Vec<(Option<Repetition<'a>>, Got<'a>)> {
+        match src {
+            Src::Field { path, .. } => self
+                .reps(src, cur)
+                .into_iter()
+                .map(|r| {
+                    let g = Self::leaf(r, path.component, path.subcomponent);
+                    (Some(r), g)
+                })
+                .collect(),
+            Src::Rel { comp, sub } => match cur {
+                Some(r) => vec![(Some(r), Self::leaf(r, *comp, *sub))],
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn first_text(&self, src: &Src, cur: Option<Repetition<'a>>) -> Option<String> {
+        self.values(src, cur)
+            .into_iter()
+            .find_map(|(_, g)| match g {
+                Got::Text(t) => Some(t.into_owned()),
+                _ => None,
+            })
+    }
+
+    /// Whether a condition holds at message level (no current repetition).
+    pub fn holds(&self, c: &Cond) -> bool {
+        self.test(c, None)
+    }
+
+    fn test(&self, c: &Cond, cur: Option<Repetition<'a>>) -> bool {
+        let v = self.first_text(&c.src, cur);
+        match &c.test {
+            Test::Present(p) => v.is_some() == *p,
+            Test::Equals(e) => v.as_deref() == Some(e.as_str()),
+            Test::In(list) => v.is_some_and(|x| list.iter().any(|l| *l == x)),
+        }
+    }
+
+    pub fn render(&self, template: &str, code: Option<&str>) -> String {
+        let mut out = String::with_capacity(template.len() + 16);
+        let mut rest = template;
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            let Some(j) = rest[i..].find('}') else { break };
+            let var = &rest[i + 1..i + j];
+            match (var, code) {
+                ("code", Some(c)) => out.push_str(c),
+                _ => out.push_str(self.vars.get(var).map(String::as_str).unwrap_or("")),
+            }
+            rest = &rest[i + j + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn constant(&self, v: &Value) -> Value {
+        match v {
+            Value::String(s) => Value::String(self.render(s, None)),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.constant(x)).collect()),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| (k.clone(), self.constant(x)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn convert(&mut self, text: &str, row: &Row, what: &str) -> Option<Value> {
+        let t = text.trim();
+        let bad = |s: &mut Self, kind: &str| {
+            s.report(
+                row.on_invalid,
+                "F102",
+                format!("value cannot be converted to {kind}; omitted"),
+                row,
+                what,
+            );
+            None
+        };
+        match row.conv {
+            Conv::String | Conv::Uri => Some(Value::String(text.to_owned())),
+            Conv::Code | Conv::Id => {
+                if t.is_empty() {
+                    return bad(self, "a code");
+                }
+                Some(Value::String(
+                    t.split_whitespace().collect::<Vec<_>>().join(" "),
+                ))
+            }
+            Conv::Decimal => {
+                let ok = {
+                    let b = t.strip_prefix('-').unwrap_or(t);
+                    let (int, frac) = b.split_once('.').unwrap_or((b, ""));
+                    !int.is_empty()
+                        && int.bytes().all(|c| c.is_ascii_digit())
+                        && (int == "0" || !int.starts_with('0'))
+                        && (b.find('.').is_none()
+                            || (!frac.is_empty() && frac.bytes().all(|c| c.is_ascii_digit())))
+                };
+                match (ok, Number::from_str(t)) {
+                    (true, Ok(n)) => Some(Value::Number(n)),
+                    _ => bad(self, "a decimal"),
+                }
+            }
+            Conv::Integer | Conv::PositiveInt => match t.parse::<i64>() {
+                Ok(n) if row.conv == Conv::Integer || n > 0 => Some(Value::Number(n.into())),
+                _ => bad(self, "an integer"),
+            },
+            Conv::Boolean => match t {
+                "Y" | "y" | "true" | "1" => Some(Value::Bool(true)),
+                "N" | "n" | "false" | "0" => Some(Value::Bool(false)),
+                _ => bad(self, "a boolean"),
+            },
+            Conv::Date | Conv::DateTime | Conv::Instant => match Timestamp::parse(t) {
+                Ok(ts) => match row.conv {
+                    Conv::Date => Some(Value::String(ts.to_fhir_date())),
+                    Conv::DateTime => Some(Value::String(ts.to_fhir_datetime(self.offset))),
+                    _ if ts.second.is_some() => {
+                        Some(Value::String(ts.to_fhir_datetime(self.offset)))
+                    }
+                    _ => bad(self, "an instant (seconds required)"),
+                },
+                Err(_) => bad(self, "a date/time"),
+            },
+        }
+    }
+
+    /// Evaluate rows into `target`.
+    pub fn rows(
+        &mut self,
+        rows: &[Row],
+        cur: Option<Repetition<'a>>,
+        target: &mut JMap<String, Value>,
+    ) {
+        for row in rows {
+            self.row(row, cur, target);
+        }
+    }
+
+    fn row(&mut self, row: &Row, cur: Option<Repetition<'a>>, target: &mut JMap<String, Value>) {
+        if let Some(c) = &row.when {
+            if !self.test(c, cur) {
+                return;
+            }
+        }
+        let what = match &row.source {
+            RowSource::From(Src::Field { path, .. }) => path.to_string(),
+            RowSource::From(Src::Rel { comp, sub }) => format!(
+                ".{}{}",
+                comp.map(|c| c.to_string()).unwrap_or_default(),
+                sub.map(|s| format!(".{s}")).unwrap_or_default()
+            ),
+            _ => row.to_text.clone(),
+        };
+        let mut produced: Vec<Value> = Vec::new();
+        match &row.source {
+            RowSource::Value(v) => produced.push(self.constant(v)),
+            RowSource::Rows => {
+                let scopes: Vec<Option<Repetition<'a>>> = match &row.scope {
+                    Some(s) => self.reps(s, cur).into_iter().map(Some).collect(),
+                    None => vec![cur],
+                };
+                for c in scopes {
+                    let mut obj = JMap::new();
+                    self.rows(&row.rows, c, &mut obj);
+                    if !obj.is_empty() {
+                        produced.push(Value::Object(obj));
+                    }
+                }
+            }
+            RowSource::Join(srcs) => {
+                let parts: Vec<String> = srcs
+                    .iter()
+                    .filter_map(|s| self.first_text(s, cur))
+                    .collect();
+                if !parts.is_empty() {
+                    produced.push(Value::String(parts.join(" ")));
+                }
+            }
+            RowSource::From(src) => {
+                for (rep, got) in self.values(src, cur) {
+                    if let Some(via) = &row.via {
+                        let Some(map) = self.set.maps.get(via) else {
+                            continue;
+                        };
+                        let mut obj = JMap::new();
+                        self.rows(&map.rows, rep, &mut obj);
+                        if !obj.is_empty() {
+                            produced.push(Value::Object(obj));
+                        }
+                        continue;
+                    }
+                    let Got::Text(text) = got else { continue };
+                    let mapped: Option<String> = match &row.table {
+                        None => Some(text.into_owned()),
+                        Some(tb) => match self.set.tables.get(tb) {
+                            Some(t) => match t.codes.get(text.as_ref()) {
+                                Some(m) => Some(m.clone()),
+                                None => match (&t.fallback, row.on_unmapped) {
+                                    (Some(fb), _) => Some(self.render(fb, Some(&text))),
+                                    (None, Policy::Keep) => Some(text.into_owned()),
+                                    (None, p) => {
+                                        self.report(
+                                            p,
+                                            "F101",
+                                            format!("code not in table {tb}; omitted"),
+                                            row,
+                                            &what,
+                                        );
+                                        None
+                                    }
+                                },
+                            },
+                            None => None,
+                        },
+                    };
+                    if let Some(m) = mapped {
+                        if let Some(v) = self.convert(&m, row, &what) {
+                            produced.push(v);
+                        }
+                    }
+                }
+            }
+        }
+        if produced.is_empty() {
+            if matches!(row.source, RowSource::From(_) | RowSource::Join(_)) {
+                self.report(
+                    row.on_missing,
+                    "F100",
+                    "required value is missing".into(),
+                    row,
+                    &what,
+                );
+            }
+            return;
+        }
+        for v in produced {
+            set_path(target, &row.to, v);
+        }
+    }
+}
+
+trait WholeRep<'a> {
+    fn clone_if_whole(self, rep: Repetition<'a>) -> HValue<'a>;
+}
+
+impl<'a> WholeRep<'a> for HValue<'a> {
+    /// For `.` (the whole repetition): the unescaped text when it has one component,
+    /// otherwise the raw composite.
+    fn clone_if_whole(self, rep: Repetition<'a>) -> HValue<'a> {
+        if rep.components().count() == 1 {
+            self
+        } else {
+            HValue::Text(Cow::Borrowed(rep.raw))
+        }
+    }
+}
+
+/// Set `value` at a target path, creating objects and arrays on the way.
+pub fn set_path(target: &mut JMap<String, Value>, steps: &[Step], value: Value) {
+    let Some((last, init)) = steps.split_last() else {
+        return;
+    };
+    let mut obj = target;
+    for step in init {
+        let slot = obj
+            .entry(step.name.clone())
+            .or_insert_with(|| match step.index {
+                Index::None => Value::Object(JMap::new()),
+                _ => Value::Array(Vec::new()),
+            });
+        let next = match (step.index, slot) {
+            (Index::None, Value::Object(o)) => o,
+            (Index::At(n), Value::Array(a)) => {
+                while a.len() <= n {
+                    a.push(Value::Object(JMap::new()));
+                }
+                match &mut a[n] {
+                    Value::Object(o) => o,
+                    _ => return,
+                }
+            }
+            (Index::Append, Value::Array(a)) => {
+                a.push(Value::Object(JMap::new()));
+                match a.last_mut() {
+                    Some(Value::Object(o)) => o,
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        obj = next;
+    }
+    match last.index {
+        Index::None => {
+            obj.insert(last.name.clone(), value);
+        }
+        Index::At(n) => {
+            let a = obj
+                .entry(last.name.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = a {
+                while a.len() < n {
+                    a.push(Value::Null);
+                }
+                if a.len() == n {
+                    a.push(value);
+                } else {
+                    a[n] = value;
+                }
+            }
+        }
+        Index::Append => {
+            let a = obj
+                .entry(last.name.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(a) = a {
+                a.push(value);
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Mapping files: loading (YAML with positions), checking (JSON Schema + semantics) and
+//! evaluating rows over HL7 messages. Rust supplies primitives only (field access, dates,
+//! table lookups, templates); every conversion is a mapping file.
+
+pub mod eval;
+pub mod fhir_index;
+pub mod load;
+pub mod model;
+pub mod yaml;
+
+pub use load::MappingSet;
