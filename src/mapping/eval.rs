@@ -152,7 +152,7 @@ impl<'a> Ctx<'a> {
         match &c.test {
             Test::Present(p) => v.is_some() == *p,
             Test::Equals(e) => v.as_deref() == Some(e.as_str()),
-            Test::In(list) => v.is_some_and(|x| list.iter().any(|l| *l == x)),
+            Test::In(list) => v.is_some_and(|x| list.contains(&x)),
         }
     }
 

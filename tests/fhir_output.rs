@@ -1,0 +1,316 @@
+//! Stage 1 output checked by software we did not write (the official R4 JSON Schema via
+//! jsonschema, and @medplum/core) plus our own invariants over every resource: ids valid and
+//! unique, references resolve, no empty elements, dateTimes carry an offset, and the output
+//! is byte-identical whatever the thread count.
+
+mod common;
+
+use kakehashi::fhir::{convert_storage, FhirOptions};
+use kakehashi::mapping::MappingSet;
+use kakehashi::ssmix2::{StatePolicy, Storage};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn roots() -> Vec<PathBuf> {
+    vec![
+        common::shared("data/ssmix2/nhoHQ__SSMIX2DataTestingTool/sampleData"),
+        common::shared("data/ssmix2/yuakagi__ssmixtwins-generated/standard_root"),
+        common::repo("fixtures/ssmix2"),
+    ]
+}
+
+fn convert(out: &Path, threads: usize) -> kakehashi::fhir::FhirRun {
+    let set = MappingSet::load(None).expect("embedded mappings load");
+    let storage = Storage::open(&roots());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| {
+            convert_storage(
+                &storage,
+                &set,
+                &StatePolicy::default(),
+                &FhirOptions::default(),
+                out,
+                |_| {},
+            )
+            .unwrap()
+        })
+}
+
+/// Converted once for all tests of this file.
+fn output() -> &'static (PathBuf, BTreeMap<String, Vec<Value>>) {
+    static OUT: OnceLock<(PathBuf, BTreeMap<String, Vec<Value>>)> = OnceLock::new();
+    OUT.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("kakehashi-fhir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        convert(&dir, 2);
+        let mut by_type = BTreeMap::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".ndjson") || name == "diagnostics.ndjson" {
+                continue;
+            }
+            let rows: Vec<Value> = std::fs::read_to_string(&p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            by_type.insert(name.trim_end_matches(".ndjson").to_owned(), rows);
+        }
+        (dir, by_type)
+    })
+}
+
+#[test]
+fn every_resource_is_valid_against_the_r4_json_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::shared("schemas/fhir.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let (_, by_type) = output();
+    assert!(by_type.len() >= 5, "{:?}", by_type.keys());
+    let mut checked = 0;
+    for (t, rows) in by_type {
+        // A validator rooted at the type gives precise messages (the root oneOf does not).
+        let mut rooted = schema.clone();
+        rooted.as_object_mut().unwrap().remove("oneOf");
+        rooted["$ref"] = Value::String(format!("#/definitions/{t}"));
+        let v = jsonschema::validator_for(&rooted).unwrap();
+        for r in rows {
+            let errs: Vec<String> = v
+                .iter_errors(r)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            assert!(errs.is_empty(), "{t}/{}: {errs:?}", r["id"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+fn walk<'a>(v: &'a Value, path: String, f: &mut impl FnMut(&str, &'a Value)) {
+    f(&path, v);
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| walk(x, format!("{path}.{k}"), f)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| walk(x, format!("{path}[{i}]"), f)),
+        _ => {}
+    }
+}
+
+#[test]
+fn invariants_ids_references_no_empty_elements_offsets() {
+    let (_, by_type) = output();
+    let mut ids = HashSet::new();
+    for (t, rows) in by_type {
+        for r in rows {
+            let id = r["id"].as_str().unwrap();
+            assert!(
+                id.len() <= 64
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+                "{id}"
+            );
+            assert!(ids.insert(format!("{t}/{id}")), "duplicate {t}/{id}");
+        }
+    }
+    let mut unresolved = Vec::new();
+    for (t, rows) in by_type {
+        for r in rows {
+            walk(r, t.clone(), &mut |path, v| {
+                match v {
+                    Value::Object(o) => assert!(!o.is_empty(), "empty object at {path}"),
+                    Value::Array(a) => assert!(!a.is_empty(), "empty array at {path}"),
+                    Value::String(s) => assert!(!s.trim().is_empty(), "empty string at {path}"),
+                    Value::Null => panic!("null at {path}"),
+                    _ => {}
+                }
+                if path.ends_with(".reference") {
+                    let target = v.as_str().unwrap();
+                    if !ids.contains(target) {
+                        unresolved.push(format!("{path} -> {target}"));
+                    }
+                }
+                if (path.ends_with("DateTime")
+                    || path.ends_with(".start")
+                    || path.ends_with(".end")
+                    || path.ends_with("recordedDate"))
+                    && v.as_str().is_some_and(|s| s.contains('T'))
+                {
+                    let s = v.as_str().unwrap();
+                    assert!(
+                        s.ends_with("+09:00"),
+                        "{path} = {s}: times without an offset get +09:00"
+                    );
+                }
+            });
+        }
+    }
+    // Every patient in these archives has an ADT-00, so every reference resolves.
+    assert!(unresolved.is_empty(), "{unresolved:#?}");
+}
+
+#[test]
+fn deterministic_whatever_the_thread_count() {
+    let (dir, _) = output();
+    let other = std::env::temp_dir().join(format!("kakehashi-fhir-test-1t-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&other);
+    convert(&other, 1);
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(other.join(name)).unwrap(),
+            "{name:?} differs between 1 and 2 threads"
+        );
+    }
+}
+
+#[test]
+fn japanese_names_decimals_and_codes_survive() {
+    let (_, by_type) = output();
+    let p = by_type["Patient"]
+        .iter()
+        .find(|p| p["id"] == "9999013.ADT-00")
+        .expect("JAMI sample patient");
+    assert_eq!(p["name"][0]["family"], "患者");
+    assert_eq!(p["name"][1]["given"][0], "タロウ");
+    assert_eq!(p["name"][0]["extension"][0]["valueCode"], "IDE");
+    assert_eq!(p["name"][1]["extension"][0]["valueCode"], "SYL");
+    assert_eq!(p["gender"], "male");
+    assert_eq!(p["birthDate"], "1948-04-05");
+    let obs = &by_type["Observation"];
+    let h = obs
+        .iter()
+        .find(|o| {
+            o["id"].as_str().unwrap().starts_with("9999013.ADT-00.OBX")
+                && o["code"]["coding"][0]["code"] == "9N001000000000001"
+        })
+        .unwrap();
+    assert_eq!(
+        h["valueQuantity"]["value"].to_string(),
+        "167.8",
+        "decimals keep their source text"
+    );
+    assert_eq!(h["valueQuantity"]["code"], "cm");
+    let lab = obs
+        .iter()
+        .find(|o| {
+            o["code"]["coding"][0]["code"] == "3A010000002327101"
+                && o["id"].as_str().unwrap().starts_with("9999013")
+        })
+        .unwrap();
+    assert_eq!(
+        lab["code"]["coding"][0]["system"],
+        "http://medis.or.jp/CodeSystem/master-JLAC10-17digits"
+    );
+    assert_eq!(lab["valueQuantity"]["value"].to_string(), "7.2");
+    assert_eq!(lab["referenceRange"][0]["text"], "6.70-8.3");
+    let c = by_type["Condition"]
+        .iter()
+        .find(|c| c["id"].as_str().unwrap().starts_with("9999013"))
+        .unwrap();
+    let systems: Vec<&str> = c["code"]["coding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        systems,
+        [
+            "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
+            "http://medis.or.jp/CodeSystem/master-disease-exCode",
+            "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full"
+        ]
+    );
+    assert_eq!(
+        c["code"]["coding"][2]["code"], "K297",
+        "ICD-10 2013 stays dotless"
+    );
+}
+
+#[test]
+fn unmapped_data_types_are_reported_never_dropped() {
+    let (dir, _) = output();
+    let diags: Vec<Value> = std::fs::read_to_string(dir.join("diagnostics.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let f001: Vec<&Value> = diags.iter().filter(|d| d["code"] == "F001").collect();
+    assert!(!f001.is_empty());
+    assert!(f001
+        .iter()
+        .all(|d| d["location"]["file"].is_string() && d["location"]["message_id"].is_string()));
+    // Diagnostics carry locations, never patient values.
+    for d in &diags {
+        let text = d.to_string();
+        assert!(
+            !text.contains("患者") && !text.contains("カンジャ"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn accepted_by_medplum_and_the_r4_schema_validator() {
+    // ../shared/tools/fhir_validate_node.js with @medplum/core and the official R4 JSON schema,
+    // installed from the npm registry into target/ on first use.
+    let tools = common::repo("target/node-tools");
+    if !tools.join("node_modules/@medplum/core").exists() {
+        std::fs::create_dir_all(&tools).unwrap();
+        for e in std::fs::read_dir(common::shared("tools")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, tools.join(p.file_name().unwrap())).unwrap();
+        }
+        let st = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&tools)
+            .status()
+            .expect("npm is needed for this test (Node.js 20 + npm)");
+        assert!(st.success(), "npm install of the checker failed");
+    }
+    let (dir, _) = output();
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            !p.ends_with("diagnostics.ndjson") && p.extension().is_some_and(|x| x == "ndjson")
+        })
+        .collect();
+    let out = std::process::Command::new("node")
+        .arg(tools.join("fhir_validate_node.js"))
+        .args(["--engine", "both"])
+        .args(&files)
+        .output()
+        .expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("@medplum/core") && text.contains("invalid=0"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("invalid=1")
+            && !text
+                .lines()
+                .any(|l| l.contains("invalid=") && !l.contains("invalid=0")),
+        "{text}"
+    );
+}

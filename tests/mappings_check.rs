@@ -1,0 +1,128 @@
+//! `kakehashi mappings check`: the embedded mappings are clean, and each kind of mistake in
+//! an override folder is caught with its code and `file:line:col`.
+
+mod common;
+
+use kakehashi::mapping::MappingSet;
+
+fn check(files: &[(&str, &str)]) -> Vec<(String, usize, usize)> {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    match MappingSet::load(Some(dir.path())) {
+        Ok(_) => Vec::new(),
+        Err(d) => d
+            .iter()
+            .map(|d| {
+                (
+                    d.code.to_owned(),
+                    d.location.line.unwrap_or(0),
+                    d.location.column.unwrap_or(0),
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn embedded_mappings_are_clean() {
+    let set = MappingSet::load(None).unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    assert!(set.maps.contains_key("PID-Patient"));
+    assert!(set.tables.contains_key("coding-systems"));
+}
+
+#[test]
+fn an_override_adds_local_codes_without_forking() {
+    let set = MappingSet::load(Some(std::path::Path::new("/nonexistent")))
+        .err()
+        .unwrap();
+    assert_eq!(set[0].code, "M200");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("codes")).unwrap();
+    std::fs::write(dir.path().join("codes/coding-systems.yaml"), "kind: codes\nname: coding-systems\ncodes:\n  JC10: http://medis.or.jp/CodeSystem/master-JLAC10-17digits\n  99XYZ: http://hospital.example/CodeSystem/lab\n").unwrap();
+    let set = MappingSet::load(Some(dir.path())).unwrap();
+    assert_eq!(
+        set.tables["coding-systems"].codes["99XYZ"],
+        "http://hospital.example/CodeSystem/lab"
+    );
+    assert!(set
+        .files
+        .values()
+        .any(|o| o.contains(&dir.path().display().to_string())));
+}
+
+#[test]
+fn each_mistake_is_located() {
+    let seg = "kind: segment\nname: PID-Patient\nresource: Patient\nrows:\n  - to: gendr\n    from: PID-8\n  - to: name\n    from: PID-5[*]\n    via: XPN-HumanName\n  - to: birthDate\n    from: PID-45\n  - to: address[+]\n    from: PID-11\n    via: XTN-ContactPoint\n  - to: gender\n    from: PID-8\n    table: nope\n  - to: telecom[+]\n    from: PID-13\n    rows:\n      - to: value\n        from: .12\n  - to: text\n    value: x\n";
+    let got = check(&[("segments/PID-Patient.yaml", seg)]);
+    for want in [
+        ("M213", 5, 5),
+        ("M213", 7, 5),
+        ("M214", 10, 5),
+        ("M210", 12, 5),
+        ("M211", 15, 5),
+        ("M213", 23, 5),
+    ] {
+        assert!(
+            got.contains(&(want.0.to_owned(), want.1, want.2)),
+            "missing {want:?} in {got:?}"
+        );
+    }
+}
+
+#[test]
+fn schema_yaml_and_name_errors() {
+    let got = check(&[(
+        "codes/local.yaml",
+        "kind: codes\nname: wrong\ncodes: {A: b}\n",
+    )]);
+    assert!(got.contains(&("M203".into(), 2, 1)), "{got:?}");
+    let got = check(&[("codes/x.yaml", "kind: codes\nname: x\ncodes: [1, 2\n")]);
+    assert_eq!(got[0].0, "M201");
+    let got = check(&[("segments/y.yaml", "kind: segment\nname: y\nresource: Patient\nrows:\n  - to: gender\n    from: PID-8\n    bogus: 1\n")]);
+    assert_eq!(got, vec![("M202".to_owned(), 5, 5)]);
+    let got = check(&[("messages/z.yaml", "kind: message\nname: z\ndata_types: [OML-11]\nmessage_types: [\"OUL^R22\"]\nproduce:\n  - map: OBX-Observation-Lab\n    each: SPECIMEN/RESULT\n    id: \"{pid}.{nope}\"\n")]);
+    let codes: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+    assert!(
+        codes.contains(&"M215") && codes.contains(&"M216"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn cli_mappings_check_exit_codes() {
+    let ok = std::process::Command::new(common::bin())
+        .args(["mappings", "check"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("ok: "));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("codes")).unwrap();
+    std::fs::write(
+        dir.path().join("codes/bad.yaml"),
+        "kind: codes\nname: bad\n",
+    )
+    .unwrap();
+    let bad = std::process::Command::new(common::bin())
+        .args(["mappings", "check", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("error[M202]") && err.contains("bad.yaml:1:1"),
+        "{err}"
+    );
+}
