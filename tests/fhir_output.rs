@@ -156,8 +156,23 @@ fn invariants_ids_references_no_empty_elements_offsets() {
             });
         }
     }
-    // Every patient in these archives has an ADT-00, so every reference resolves.
-    assert!(unresolved.is_empty(), "{unresolved:#?}");
+    // A reference that does not resolve must have been reported (F004): here only the
+    // deliberately broken JAMI folder has a patient without ADT-00.
+    let (dir, _) = output();
+    let diags = std::fs::read_to_string(dir.join("diagnostics.ndjson")).unwrap();
+    for u in &unresolved {
+        let target = u.split(" -> ").nth(1).unwrap();
+        assert!(
+            diags
+                .lines()
+                .any(|l| l.contains("\"F004\"") && l.contains(target)),
+            "unreported dangling reference {u}"
+        );
+    }
+    assert!(
+        unresolved.iter().all(|u| u.contains("Patient/0000001.")),
+        "{unresolved:#?}"
+    );
 }
 
 #[test]
@@ -313,4 +328,59 @@ fn accepted_by_medplum_and_the_r4_schema_validator() {
                 .any(|l| l.contains("invalid=") && !l.contains("invalid=0")),
         "{text}"
     );
+}
+
+#[test]
+fn every_generated_data_type_converts() {
+    let (dir, by_type) = output();
+    let diags = std::fs::read_to_string(dir.join("diagnostics.ndjson")).unwrap();
+    let fixture_unmapped: Vec<&str> = diags
+        .lines()
+        .filter(|l| l.contains("\"F001\"") && l.contains("fixtures/ssmix2"))
+        .collect();
+    assert!(fixture_unmapped.is_empty(), "{fixture_unmapped:#?}");
+    for t in [
+        "Patient",
+        "Observation",
+        "Encounter",
+        "Condition",
+        "AllergyIntolerance",
+        "Coverage",
+        "MedicationRequest",
+        "MedicationAdministration",
+        "ServiceRequest",
+        "Specimen",
+        "DiagnosticReport",
+    ] {
+        assert!(by_type.get(t).is_some_and(|v| !v.is_empty()), "no {t}");
+    }
+    let vs = by_type["Observation"]
+        .iter()
+        .find(|o| o["category"][0]["coding"][0]["code"] == "vital-signs")
+        .expect("vital signs");
+    assert!(
+        vs["code"]["coding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["system"] == "http://loinc.org"),
+        "vital signs keep their LOINC coding"
+    );
+}
+
+#[test]
+fn snapshot_of_the_jami_sample_patient() {
+    let (_, by_type) = output();
+    let mut mine: Vec<&Value> = by_type
+        .values()
+        .flatten()
+        .filter(|r| r["id"].as_str().unwrap().starts_with("9999013."))
+        .collect();
+    mine.sort_by_key(|r| {
+        (
+            r["resourceType"].as_str().unwrap().to_owned(),
+            r["id"].as_str().unwrap().to_owned(),
+        )
+    });
+    insta::assert_json_snapshot!(mine);
 }

@@ -103,16 +103,16 @@ pub fn convert_message(
         );
         return (out, diags);
     }
-    let mut vars: BTreeMap<&'static str, String> = BTreeMap::new();
-    vars.insert("pid", item.name.patient_id.clone());
-    vars.insert("facility", opts.facility.clone());
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    vars.insert("pid".into(), item.name.patient_id.clone());
+    vars.insert("facility".into(), opts.facility.clone());
     vars.insert(
-        "date",
+        "date".into(),
         item.name.care_date.clone().unwrap_or_else(|| "-".into()),
     );
-    vars.insert("type", item.name.data_type.clone());
-    vars.insert("order", item.name.order_no.clone());
-    vars.insert("timestamp", item.name.timestamp.clone());
+    vars.insert("type".into(), item.name.data_type.clone());
+    vars.insert("order".into(), item.name.order_no.clone());
+    vars.insert("timestamp".into(), item.name.timestamp.clone());
     let all: Vec<usize> = (0..msg.segment_count()).collect();
     for mm in maps {
         for p in &mm.produce {
@@ -120,8 +120,20 @@ pub fn convert_message(
                 continue;
             };
             // Each instance: (anchor segment index, scopes innermost first).
-            let runs: Vec<(usize, Vec<Vec<usize>>)> = if p.each == "message" {
-                vec![(0, vec![all.clone()])]
+            // Each instance: its anchor segment, its scopes (innermost first) and the anchors
+            // of its enclosing groups, which ids use as {seq:GROUP}.
+            type Run = (usize, Vec<Vec<usize>>, Vec<(String, usize)>);
+            let chain_info = |chain: &[&GroupInstance]| -> (Vec<Vec<usize>>, Vec<(String, usize)>) {
+                let scopes: Vec<Vec<usize>> = chain.iter().map(|g| g.segment_indices()).collect();
+                let named = chain
+                    .iter()
+                    .zip(&scopes)
+                    .map(|(g, s)| (g.name.clone(), s.first().copied().unwrap_or(0)))
+                    .collect();
+                (scopes, named)
+            };
+            let runs: Vec<Run> = if p.each == "message" {
+                vec![(0, vec![all.clone()], Vec::new())]
             } else if p.each.len() == 3
                 && !p.each.contains('/')
                 && p.each
@@ -130,22 +142,32 @@ pub fn convert_message(
             {
                 msg.segments()
                     .filter(|s| s.name() == p.each)
-                    .map(|s| (s.index(), vec![vec![s.index()], all.clone()]))
+                    .map(|s| {
+                        // Scoped by the groups around it: an RXC sees its own ORDER's ORC/RXE/TQ1.
+                        let chain = groups.chain_to(s.index()).unwrap_or_default();
+                        let (outer, named) = chain_info(&chain);
+                        let mut scopes = vec![vec![s.index()]];
+                        scopes.extend(outer);
+                        (s.index(), scopes, named)
+                    })
                     .collect()
             } else {
                 instances(groups, &p.each)
                     .into_iter()
                     .map(|chain| {
-                        let scopes: Vec<Vec<usize>> =
-                            chain.iter().map(|g| g.segment_indices()).collect();
+                        let (scopes, named) = chain_info(&chain);
                         let anchor = scopes.first().and_then(|s| s.first().copied()).unwrap_or(0);
-                        (anchor, scopes)
+                        (anchor, scopes, named)
                     })
                     .collect()
             };
-            for (anchor, mut scopes) in runs {
+            for (anchor, mut scopes, named) in runs {
                 scopes.push(all.clone());
-                vars.insert("seq", format!("{anchor:03}"));
+                vars.retain(|k, _| !k.starts_with("seq:"));
+                vars.insert("seq".into(), format!("{anchor:03}"));
+                for (name, a) in named {
+                    vars.insert(format!("seq:{name}"), format!("{a:03}"));
+                }
                 let mut ctx = Ctx {
                     set,
                     msg,
@@ -161,7 +183,13 @@ pub fn convert_message(
                 let mut body = JMap::new();
                 ctx.rows(&map.rows, None, &mut body);
                 let id = logical_id(&ctx.render(&p.id, None));
+                let failed = ctx.diags.iter().any(Diagnostic::is_error);
                 diags.append(&mut ctx.diags);
+                if failed {
+                    // A resource missing a value its mapping requires would be invalid FHIR:
+                    // it is not written, and the errors above say why.
+                    continue;
+                }
                 let mut r = JMap::new();
                 r.insert("resourceType".into(), Value::String(map.fhir_type.clone()));
                 r.insert("id".into(), Value::String(id));

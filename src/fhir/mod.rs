@@ -88,6 +88,33 @@ pub fn convert_storage(
                     }
                 }
             }
+            // References stay inside a patient; report the ones this output cannot resolve
+            // (typically: no ADT-00 for the patient in these roots).
+            let ids: HashSet<String> = resources
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        r["resourceType"].as_str().unwrap_or(""),
+                        r["id"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            let mut dangling = std::collections::BTreeSet::new();
+            for r in &resources {
+                collect_references(r, &mut |reference| {
+                    if !ids.contains(reference) {
+                        dangling.insert(reference.to_owned());
+                    }
+                });
+            }
+            for reference in dangling {
+                let at = st.current.first().map(|i| i.location()).unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::warning("F004", format!("reference {reference} does not resolve in this output"), at)
+                        .help("the archive has no message producing it (for Patient: no ADT-00 for this patient)"),
+                );
+            }
             PatientOut {
                 resources,
                 messages,
@@ -129,4 +156,20 @@ pub fn convert_storage(
     writer.write_diagnostics(&run.diagnostics)?;
     writer.finish()?;
     Ok(run)
+}
+
+/// Call `f` with every `reference` string in a resource.
+pub fn collect_references(v: &Value, f: &mut impl FnMut(&str)) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                match (k.as_str(), x) {
+                    ("reference", Value::String(s)) => f(s),
+                    _ => collect_references(x, f),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_references(x, f)),
+        _ => {}
+    }
 }

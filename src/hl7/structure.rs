@@ -425,6 +425,23 @@ impl GroupInstance {
             }
         }
     }
+    /// The groups enclosing segment `index`, innermost first (this group last).
+    pub fn chain_to(&self, index: usize) -> Option<Vec<&GroupInstance>> {
+        for it in &self.items {
+            match it {
+                Item::Segment(i) | Item::Unexpected(i) if *i == index => return Some(vec![self]),
+                Item::Group(g) => {
+                    if let Some(mut chain) = g.chain_to(index) {
+                        chain.push(self);
+                        return Some(chain);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// Direct sub-groups with this name.
     pub fn groups<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a GroupInstance> + 'a {
         self.items.iter().filter_map(move |it| match it {

@@ -18,7 +18,7 @@ pub struct Ctx<'a> {
     pub msg: &'a Message,
     /// Segment indices of the current group and its ancestors, innermost first.
     pub scopes: Vec<Vec<usize>>,
-    pub vars: &'a BTreeMap<&'static str, String>,
+    pub vars: &'a BTreeMap<String, String>,
     pub offset: Offset,
     /// Where the message came from (file, message id), for diagnostics.
     pub at: Location,

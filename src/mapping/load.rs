@@ -574,10 +574,15 @@ fn check_template(s: &str, pos: &Pos, diags: &mut Vec<Diagnostic>) {
             return;
         };
         let var = &rest[i + 1..i + j];
-        if !TEMPLATE_VARS.contains(&var) {
+        let group_seq = var.strip_prefix("seq:").is_some_and(|g| {
+            !g.is_empty() && g.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        });
+        if !TEMPLATE_VARS.contains(&var) && !group_seq {
             diags.push(
-                err("M216", format!("unknown template variable {{{var}}}"), pos)
-                    .help(format!("known: {}", TEMPLATE_VARS.join(", "))),
+                err("M216", format!("unknown template variable {{{var}}}"), pos).help(format!(
+                    "known: {}, and seq:GROUP for the anchor of an enclosing group",
+                    TEMPLATE_VARS.join(", ")
+                )),
             );
         }
         rest = &rest[i + j + 1..];
