@@ -384,3 +384,25 @@ fn snapshot_of_the_jami_sample_patient() {
     });
     insta::assert_json_snapshot!(mine);
 }
+
+#[test]
+fn every_run_writes_a_coverage_report() {
+    let (dir, _) = output();
+    let c: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("coverage.json")).unwrap()).unwrap();
+    let lab = &c["data_types"]["OML-11"];
+    assert_eq!(lab["messages"], lab["converted"]);
+    let obx5 = lab["fields"]["OBX-5"].as_array().unwrap();
+    assert!(
+        obx5[0].as_u64().unwrap() > 0 && obx5[0] == obx5[1],
+        "every OBX-5 is read: {obx5:?}"
+    );
+    assert_eq!(
+        lab["fields"]["MSH-3"][1], 0,
+        "MSH-3 is present and not read by any mapping"
+    );
+    // Data types with no mapping are in the report too, with nothing read.
+    assert_eq!(c["data_types"]["OMG-01"]["converted"], 0);
+    // The ssmixtwins unit "g/dl" style is known; codes no table knew are listed by table.
+    assert!(c["unmapped_codes"].is_object());
+}

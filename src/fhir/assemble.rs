@@ -10,7 +10,7 @@ use crate::mapping::MappingSet;
 use crate::ssmix2::storage::Item;
 use serde_json::{Map as JMap, Value};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 #[derive(Debug, Clone)]
 pub struct FhirOptions {
@@ -74,7 +74,35 @@ fn instances<'g>(root: &'g GroupInstance, path: &'g str) -> Vec<Vec<&'g GroupIns
     level
 }
 
-/// Convert one message. Returns the resources in message order.
+/// What converting one message gave.
+#[derive(Debug, Default)]
+pub struct Converted {
+    /// Resources in message order.
+    pub resources: Vec<Value>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every non-empty field of the message (`SEG-n`) and whether a mapping row read it.
+    pub fields: Vec<(String, bool)>,
+    /// (table, code) pairs no table entry matched.
+    pub unmapped: Vec<(String, String)>,
+}
+
+/// Non-empty fields of a message and whether they were read.
+fn field_coverage(msg: &Message, consumed: &HashSet<(usize, usize)>) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for seg in msg.segments() {
+        let name = seg.name();
+        // MSH-1/2 are the delimiters, not data.
+        let first = if name == "MSH" { 3 } else { 1 };
+        for f in first..=seg.field_count() {
+            if seg.field_raw(f).is_some_and(|r| !r.is_empty()) {
+                out.push((format!("{name}-{f}"), consumed.contains(&(seg.index(), f))));
+            }
+        }
+    }
+    out
+}
+
+/// Convert one message.
 pub fn convert_message(
     set: &MappingSet,
     item: &Item,
@@ -82,9 +110,11 @@ pub fn convert_message(
     groups: &GroupInstance,
     opts: &FhirOptions,
     at: &Location,
-) -> (Vec<Value>, Vec<Diagnostic>) {
+) -> Converted {
     let mut out = Vec::new();
     let mut diags = Vec::new();
+    let mut consumed: HashSet<(usize, usize)> = HashSet::new();
+    let mut unmapped = Vec::new();
     let mtype = msg.message_type().unwrap_or_default();
     let maps: Vec<_> = set.message_maps(&item.name.data_type, &mtype).collect();
     if maps.is_empty() {
@@ -101,7 +131,12 @@ pub fn convert_message(
                 "add a message map under mappings/ssmix2/messages/ (see kakehashi mappings check)",
             ),
         );
-        return (out, diags);
+        return Converted {
+            resources: out,
+            diagnostics: diags,
+            fields: field_coverage(msg, &consumed),
+            unmapped,
+        };
     }
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     vars.insert("pid".into(), item.name.patient_id.clone());
@@ -176,6 +211,8 @@ pub fn convert_message(
                     offset: opts.offset,
                     at: at.clone(),
                     diags: Vec::new(),
+                    consumed: Default::default(),
+                    unmapped: Vec::new(),
                 };
                 if p.when.as_ref().is_some_and(|c| !ctx.holds(c)) {
                     continue;
@@ -183,6 +220,8 @@ pub fn convert_message(
                 let mut body = JMap::new();
                 ctx.rows(&map.rows, None, &mut body);
                 let id = logical_id(&ctx.render(&p.id, None));
+                consumed.extend(ctx.consumed.take());
+                unmapped.append(&mut ctx.unmapped);
                 let failed = ctx.diags.iter().any(Diagnostic::is_error);
                 diags.append(&mut ctx.diags);
                 if failed {
@@ -201,7 +240,12 @@ pub fn convert_message(
             }
         }
     }
-    (out, diags)
+    Converted {
+        fields: field_coverage(msg, &consumed),
+        resources: out,
+        diagnostics: diags,
+        unmapped,
+    }
 }
 
 #[cfg(test)]

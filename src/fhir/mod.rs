@@ -3,7 +3,7 @@
 pub mod assemble;
 pub mod ndjson;
 
-pub use assemble::{convert_message, logical_id, FhirOptions};
+pub use assemble::{convert_message, logical_id, Converted, FhirOptions};
 
 use crate::diagnostics::{Diagnostic, Tally};
 use crate::mapping::MappingSet;
@@ -13,6 +13,33 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+/// Which fields and codes the mappings used, per data type (written as coverage.json).
+#[derive(Debug, Default, Serialize)]
+pub struct Coverage {
+    pub data_types: BTreeMap<String, DataTypeCoverage>,
+    /// Code table → source code → times no entry matched.
+    pub unmapped_codes: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DataTypeCoverage {
+    pub messages: usize,
+    pub converted: usize,
+    /// `SEG-n` → [times present, times read by a mapping row].
+    pub fields: BTreeMap<String, [usize; 2]>,
+}
+
+impl DataTypeCoverage {
+    /// Fields present in messages that no mapping row ever read.
+    pub fn unconsumed(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(_, c)| c[1] == 0)
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+}
+
 /// What one conversion run did.
 #[derive(Debug, Default, Serialize)]
 pub struct FhirRun {
@@ -21,12 +48,15 @@ pub struct FhirRun {
     pub messages_converted: usize,
     pub resources: BTreeMap<String, usize>,
     pub tally: Tally,
+    pub coverage: Coverage,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
 
 struct PatientOut {
     resources: Vec<Value>,
+    /// Per message: data type, converted?, fields, unmapped codes.
+    coverage: Vec<(String, bool, Vec<(String, bool)>, Vec<(String, String)>)>,
     messages: usize,
     converted: usize,
     diagnostics: Vec<Diagnostic>,
@@ -54,6 +84,7 @@ pub fn convert_storage(
             let st = select(&pf.patient_id, pf.items, policy);
             diagnostics.extend(st.diagnostics);
             let mut resources = Vec::new();
+            let mut coverage = Vec::new();
             let (mut messages, mut converted) = (0, 0);
             let mut seen = HashSet::new();
             for item in &st.current {
@@ -64,12 +95,18 @@ pub fn convert_storage(
                     continue;
                 };
                 let at = item.location().with_message_id(msg.control_id());
-                let (res, d) = convert_message(set, item, msg, groups, opts, &at);
-                diagnostics.extend(d);
-                if !res.is_empty() {
+                let c = convert_message(set, item, msg, groups, opts, &at);
+                diagnostics.extend(c.diagnostics);
+                if !c.resources.is_empty() {
                     converted += 1;
                 }
-                for x in res {
+                coverage.push((
+                    item.name.data_type.clone(),
+                    !c.resources.is_empty(),
+                    c.fields,
+                    c.unmapped,
+                ));
+                for x in c.resources {
                     let key = (
                         x["resourceType"].as_str().unwrap_or("").to_owned(),
                         x["id"].as_str().unwrap_or("").to_owned(),
@@ -117,6 +154,7 @@ pub fn convert_storage(
             }
             PatientOut {
                 resources,
+                coverage,
                 messages,
                 converted,
                 diagnostics,
@@ -128,6 +166,24 @@ pub fn convert_storage(
                     run.patients += 1;
                     run.messages += p.messages;
                     run.messages_converted += p.converted;
+                    for (dt, ok, fields, unmapped) in p.coverage {
+                        let c = run.coverage.data_types.entry(dt).or_default();
+                        c.messages += 1;
+                        c.converted += usize::from(ok);
+                        for (f, used) in fields {
+                            let e = c.fields.entry(f).or_default();
+                            e[0] += 1;
+                            e[1] += usize::from(used);
+                        }
+                        for (table, code) in unmapped {
+                            *run.coverage
+                                .unmapped_codes
+                                .entry(table)
+                                .or_default()
+                                .entry(code)
+                                .or_insert(0) += 1;
+                        }
+                    }
                     for x in &p.resources {
                         let t = x["resourceType"].as_str().unwrap_or("Unknown").to_owned();
                         *run.resources.entry(t.clone()).or_insert(0) += 1;
@@ -154,6 +210,10 @@ pub fn convert_storage(
         return Err(e);
     }
     writer.write_diagnostics(&run.diagnostics)?;
+    writer.write_json(
+        "coverage.json",
+        &serde_json::to_value(&run.coverage).map_err(std::io::Error::other)?,
+    )?;
     writer.finish()?;
     Ok(run)
 }

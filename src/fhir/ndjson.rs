@@ -52,6 +52,13 @@ impl Writer {
         Ok(())
     }
 
+    /// A whole JSON document (pretty-printed), e.g. coverage.json.
+    pub fn write_json(&mut self, name: &str, v: &Value) -> std::io::Result<()> {
+        let f = self.file(name)?;
+        serde_json::to_writer_pretty(&mut *f, v)?;
+        f.write_all(b"\n")
+    }
+
     /// Flush everything and move the files into place.
     pub fn finish(mut self) -> std::io::Result<()> {
         let names: Vec<String> = self.files.keys().cloned().collect();

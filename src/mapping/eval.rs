@@ -9,7 +9,8 @@ use crate::hl7::message::Repetition;
 use crate::hl7::{Message, Offset, Timestamp, Value as HValue};
 use serde_json::{Map as JMap, Number, Value};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
 /// Everything a row may read besides the message.
@@ -23,6 +24,10 @@ pub struct Ctx<'a> {
     /// Where the message came from (file, message id), for diagnostics.
     pub at: Location,
     pub diags: Vec<Diagnostic>,
+    /// (segment index, field) pairs read, for the coverage report.
+    pub consumed: RefCell<HashSet<(usize, usize)>>,
+    /// (table, code) pairs no table entry matched.
+    pub unmapped: Vec<(String, String)>,
 }
 
 /// A leaf value read from the message.
@@ -34,14 +39,19 @@ enum Got<'a> {
 
 impl<'a> Ctx<'a> {
     fn find_segment(&self, name: &str, occurrence: usize) -> Option<crate::hl7::Segment<'a>> {
+        // The innermost scope holding a segment of that name decides.
         for scope in &self.scopes {
-            let segs: Vec<usize> = scope
-                .iter()
-                .copied()
-                .filter(|&i| self.msg.segment(i).is_some_and(|s| s.name() == name))
-                .collect();
-            if !segs.is_empty() {
-                return segs.get(occurrence - 1).and_then(|&i| self.msg.segment(i));
+            let mut found = 0;
+            for &i in scope.iter() {
+                if let Some(s) = self.msg.segment(i).filter(|s| s.name() == name) {
+                    found += 1;
+                    if found == occurrence {
+                        return Some(s);
+                    }
+                }
+            }
+            if found > 0 {
+                return None;
             }
         }
         None
@@ -70,6 +80,7 @@ impl<'a> Ctx<'a> {
                 else {
                     return Vec::new();
                 };
+                self.consumed.borrow_mut().insert((seg.index(), path.field));
                 let field = seg.field(path.field);
                 if *each {
                     field.repetitions().filter(|r| !r.raw.is_empty()).collect()
@@ -321,6 +332,7 @@ impl<'a> Ctx<'a> {
                                     (Some(fb), _) => Some(self.render(fb, Some(&text))),
                                     (None, Policy::Keep) => Some(text.into_owned()),
                                     (None, p) => {
+                                        self.unmapped.push((tb.clone(), text.to_string()));
                                         self.report(
                                             p,
                                             "F101",

@@ -1,0 +1,90 @@
+//! Conversion benchmark: `cargo bench --bench convert [-- --patients N]`.
+//!
+//! SS-MIX2 → FHIR NDJSON on a synthetic archive (10,000 patients by default, shared with the
+//! parse benchmark): messages/s, resources/s, and peak memory, on one thread and all cores.
+
+use kakehashi::fhir::{convert_storage, FhirOptions};
+use kakehashi::mapping::MappingSet;
+use kakehashi::ssmix2::{StatePolicy, Storage};
+use kakehashi::synth::{generate, SynthOptions};
+use std::path::Path;
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let patients: usize = args
+        .iter()
+        .position(|a| a == "--patients")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-ssmix2-{patients}"));
+    let marker = root.with_extension("complete");
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(&root);
+        generate(
+            &SynthOptions {
+                patients,
+                seed: 1,
+                ..Default::default()
+            },
+            &root,
+        )
+        .expect("write synthetic tree");
+        std::fs::write(&marker, b"").expect("marker");
+    }
+    let t = Instant::now();
+    let set = MappingSet::load(None).expect("mappings");
+    println!(
+        "kakehashi convert benchmark — {} cores; mappings loaded and checked in {:.0} ms",
+        rayon::current_num_threads(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fhir-out");
+    for n in [1, rayon::current_num_threads()] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("pool");
+        let t = Instant::now();
+        let run = pool.install(|| {
+            let storage = Storage::open(std::slice::from_ref(&root));
+            convert_storage(
+                &storage,
+                &set,
+                &StatePolicy::default(),
+                &FhirOptions::default(),
+                &out,
+                |_| {},
+            )
+            .expect("convert")
+        });
+        let s = t.elapsed().as_secs_f64();
+        let resources: usize = run.resources.values().sum();
+        println!(
+            "SS-MIX2 → NDJSON, {n} thread(s): {} patients, {} messages, {} resources in {:.2} s = {:.0} msg/s, {:.0} resources/s (peak RSS {:.0} MB, {} diagnostics)",
+            run.patients,
+            run.messages,
+            resources,
+            s,
+            run.messages as f64 / s,
+            resources as f64 / s,
+            peak_rss_mb(),
+            run.diagnostics.len()
+        );
+    }
+}
