@@ -53,10 +53,12 @@ pub struct FhirRun {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Per message: data type, converted?, fields (read?), unmapped (table, code) pairs.
+type MessageCoverage = (String, bool, Vec<(String, bool)>, Vec<(String, String)>);
+
 struct PatientOut {
     resources: Vec<Value>,
-    /// Per message: data type, converted?, fields, unmapped codes.
-    coverage: Vec<(String, bool, Vec<(String, bool)>, Vec<(String, String)>)>,
+    coverage: Vec<MessageCoverage>,
     messages: usize,
     converted: usize,
     diagnostics: Vec<Diagnostic>,
