@@ -406,3 +406,84 @@ fn every_run_writes_a_coverage_report() {
     // The ssmixtwins unit "g/dl" style is known; codes no table knew are listed by table.
     assert!(c["unmapped_codes"].is_object());
 }
+
+#[test]
+fn bundles_put_current_and_delete_deleted_records_and_history_keeps_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = dir.path().join("ssmix2");
+    kakehashi::synth::generate(
+        &kakehashi::synth::SynthOptions {
+            patients: 40,
+            seed: 3,
+            ..Default::default()
+        },
+        &synth,
+    )
+    .unwrap();
+    let out = dir.path().join("fhir");
+    let set = MappingSet::load(None).unwrap();
+    let opts = FhirOptions {
+        bundles: true,
+        history: true,
+        ..Default::default()
+    };
+    convert_storage(
+        &Storage::open(&[synth]),
+        &set,
+        &StatePolicy::default(),
+        &opts,
+        &out,
+        |_| {},
+    )
+    .unwrap();
+    let mut puts = 0;
+    let mut deletes = Vec::new();
+    for e in std::fs::read_dir(out.join("bundles")).unwrap() {
+        let b: Value = serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap();
+        assert_eq!(b["type"], "transaction");
+        for entry in b["entry"].as_array().unwrap() {
+            match entry["request"]["method"].as_str().unwrap() {
+                "PUT" => {
+                    puts += 1;
+                    let r = &entry["resource"];
+                    assert_eq!(
+                        entry["request"]["url"],
+                        format!(
+                            "{}/{}",
+                            r["resourceType"].as_str().unwrap(),
+                            r["id"].as_str().unwrap()
+                        )
+                    );
+                }
+                "DELETE" => deletes.push(entry["request"]["url"].as_str().unwrap().to_owned()),
+                m => panic!("{m}"),
+            }
+        }
+    }
+    let current: usize = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "ndjson") && !p.ends_with("diagnostics.ndjson")
+        })
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+        .sum();
+    assert_eq!(puts, current, "every current resource is PUT");
+    // The generator cancels some prescriptions (OMP-01, flag 0) and admissions (ADT-22).
+    assert!(
+        deletes.iter().any(|d| d.starts_with("MedicationRequest/")),
+        "{deletes:?}"
+    );
+    assert!(
+        deletes
+            .iter()
+            .any(|d| d.starts_with("Encounter/") && d.contains(".ADT-22.")),
+        "{deletes:?}"
+    );
+    // History: preliminary lab results (flag 2) with their SS-MIX2 timestamp as versionId.
+    let hist = std::fs::read_to_string(out.join("history/Observation.ndjson")).unwrap();
+    let first: Value = serde_json::from_str(hist.lines().next().unwrap()).unwrap();
+    assert_eq!(first["meta"]["versionId"].as_str().unwrap().len(), 17);
+    assert!(hist.lines().any(|l| l.contains("\"preliminary\"")));
+}

@@ -33,6 +33,14 @@ pub struct FhirArgs {
     /// Data types whose newest file replaces all earlier ones of the patient.
     #[arg(long, value_delimiter = ',', default_value = "ADT-00")]
     pub snapshot_types: Vec<String>,
+    /// Also write bundles/<patient>.json: a transaction Bundle per patient, PUT for every
+    /// current resource and DELETE for every record whose newest version is flag 0.
+    #[arg(long)]
+    pub bundles: bool,
+    /// Also write superseded and deleted versions to history/<Type>.ndjson
+    /// (meta.versionId = the SS-MIX2 timestamp), for audit.
+    #[arg(long)]
+    pub history: bool,
 }
 
 pub fn run(t: Target) -> ExitCode {
@@ -66,6 +74,8 @@ fn fhir(a: FhirArgs) -> ExitCode {
     let opts = FhirOptions {
         facility: a.facility,
         offset,
+        bundles: a.bundles,
+        history: a.history,
     };
     let pb = progress("converting");
     let r = convert_storage(&storage, &set, &policy, &opts, &a.output, |run| {

@@ -18,6 +18,11 @@ pub struct FhirOptions {
     pub facility: String,
     /// Offset for times that carry none (the time rule in hl7::time).
     pub offset: Offset,
+    /// Also write a transaction Bundle per patient (PUT current, DELETE deleted records).
+    pub bundles: bool,
+    /// Also write superseded and deleted versions under history/ (meta.versionId = the
+    /// SS-MIX2 timestamp), for audit.
+    pub history: bool,
 }
 
 impl Default for FhirOptions {
@@ -25,6 +30,8 @@ impl Default for FhirOptions {
         FhirOptions {
             facility: "0000000000".into(),
             offset: Offset::JAPAN,
+            bundles: false,
+            history: false,
         }
     }
 }

@@ -58,6 +58,8 @@ type MessageCoverage = (String, bool, Vec<(String, bool)>, Vec<(String, String)>
 
 struct PatientOut {
     resources: Vec<Value>,
+    history: Vec<Value>,
+    bundle: Option<(String, Value)>,
     coverage: Vec<MessageCoverage>,
     messages: usize,
     converted: usize,
@@ -127,6 +129,46 @@ pub fn convert_storage(
                     }
                 }
             }
+            // Older versions: DELETE entries for deleted records, and the audit history.
+            let mut history = Vec::new();
+            let mut deletes = std::collections::BTreeSet::new();
+            if opts.bundles || opts.history {
+                let olds = st
+                    .history
+                    .iter()
+                    .map(|i| (i, false))
+                    .chain(st.deleted.iter().map(|d| (&d.item, true)));
+                for (item, deleted) in olds {
+                    let r = read_item(item, &set.structures);
+                    if opts.history {
+                        diagnostics.extend(r.diagnostics.iter().cloned());
+                    }
+                    let (Some(msg), Some(groups)) = (&r.message, &r.groups) else {
+                        continue;
+                    };
+                    let at = item.location().with_message_id(msg.control_id());
+                    let c = convert_message(set, item, msg, groups, opts, &at);
+                    for x in c.resources {
+                        let key = format!(
+                            "{}/{}",
+                            x["resourceType"].as_str().unwrap_or(""),
+                            x["id"].as_str().unwrap_or("")
+                        );
+                        let current = key
+                            .split_once('/')
+                            .is_some_and(|(t, i)| seen.contains(&(t.to_owned(), i.to_owned())));
+                        if deleted && !current {
+                            deletes.insert(key);
+                        }
+                        if opts.history {
+                            history.push(with_version(x, &item.name.timestamp, deleted));
+                        }
+                    }
+                }
+            }
+            let bundle = opts
+                .bundles
+                .then(|| transaction_bundle(&pf.patient_id, &resources, &deletes));
             // References stay inside a patient; report the ones this output cannot resolve
             // (typically: no ADT-00 for the patient in these roots).
             let ids: HashSet<String> = resources
@@ -156,6 +198,8 @@ pub fn convert_storage(
             }
             PatientOut {
                 resources,
+                history,
+                bundle: bundle.map(|b| (pf.patient_id.clone(), b)),
                 coverage,
                 messages,
                 converted,
@@ -191,6 +235,21 @@ pub fn convert_storage(
                         *run.resources.entry(t.clone()).or_insert(0) += 1;
                         if io_error.is_none() {
                             if let Err(e) = writer.write(&t, x) {
+                                io_error = Some(e);
+                            }
+                        }
+                    }
+                    if io_error.is_none() {
+                        for x in &p.history {
+                            let t = x["resourceType"].as_str().unwrap_or("Unknown");
+                            if let Err(e) = writer.write(&format!("history/{t}"), x) {
+                                io_error = Some(e);
+                            }
+                        }
+                        if let Some((pid, b)) = &p.bundle {
+                            if let Err(e) =
+                                writer.write_file(&format!("bundles/{}.json", logical_id(pid)), b)
+                            {
                                 io_error = Some(e);
                             }
                         }
@@ -234,4 +293,54 @@ pub fn collect_references(v: &Value, f: &mut impl FnMut(&str)) {
         Value::Array(a) => a.iter().for_each(|x| collect_references(x, f)),
         _ => {}
     }
+}
+
+/// A copy of a resource stamped with its SS-MIX2 version: meta.versionId is the storage
+/// timestamp; deleted versions are tagged.
+fn with_version(x: Value, timestamp: &str, deleted: bool) -> Value {
+    let Value::Object(o) = x else { return x };
+    let mut out = serde_json::Map::new();
+    for (k, v) in o {
+        let is_id = k == "id";
+        if k == "meta" {
+            continue;
+        }
+        out.insert(k, v);
+        if is_id {
+            out.insert("meta".into(), Value::Null);
+        }
+    }
+    let mut meta = serde_json::Map::new();
+    meta.insert("versionId".into(), Value::String(timestamp.to_owned()));
+    if deleted {
+        meta.insert("tag".into(), serde_json::json!([{ "system": "urn:kakehashi:ssmix2:condition-flag", "code": "0", "display": "deleted" }]));
+    }
+    out.insert("meta".into(), Value::Object(meta));
+    Value::Object(out)
+}
+
+/// A transaction Bundle for one patient: PUT every current resource (ids are stable, so a
+/// rerun overwrites), DELETE every record whose newest version is flag 0.
+fn transaction_bundle(
+    patient_id: &str,
+    resources: &[Value],
+    deletes: &std::collections::BTreeSet<String>,
+) -> Value {
+    let mut entries: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let url = format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap_or(""),
+                r["id"].as_str().unwrap_or("")
+            );
+            serde_json::json!({ "resource": r, "request": { "method": "PUT", "url": url } })
+        })
+        .collect();
+    entries.extend(
+        deletes
+            .iter()
+            .map(|url| serde_json::json!({ "request": { "method": "DELETE", "url": url } })),
+    );
+    serde_json::json!({ "resourceType": "Bundle", "id": logical_id(&format!("{patient_id}.transaction")), "type": "transaction", "entry": entries })
 }

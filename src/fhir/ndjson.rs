@@ -24,11 +24,19 @@ impl Writer {
     }
 
     fn tmp(&self, name: &str) -> PathBuf {
-        self.dir.join(format!(".{name}.tmp"))
+        let p = self.dir.join(name);
+        let file = p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        p.with_file_name(format!(".{file}.tmp"))
     }
 
     fn file(&mut self, name: &str) -> std::io::Result<&mut BufWriter<File>> {
         if !self.files.contains_key(name) {
+            if let Some(parent) = self.dir.join(name).parent() {
+                std::fs::create_dir_all(parent)?;
+            }
             let f = File::create(self.tmp(name))?;
             self.files.insert(name.to_owned(), BufWriter::new(f));
         }
@@ -50,6 +58,17 @@ impl Writer {
             f.write_all(b"\n")?;
         }
         Ok(())
+    }
+
+    /// One small JSON file written at once (atomically: temporary name, then rename).
+    pub fn write_file(&mut self, name: &str, v: &Value) -> std::io::Result<()> {
+        let path = self.dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let tmp = self.tmp(name);
+        std::fs::write(&tmp, serde_json::to_vec(v)?)?;
+        std::fs::rename(tmp, path)
     }
 
     /// A whole JSON document (pretty-printed), e.g. coverage.json.
