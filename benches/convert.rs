@@ -3,50 +3,18 @@
 //! SS-MIX2 → FHIR NDJSON on a synthetic archive (10,000 patients by default, shared with the
 //! parse benchmark): messages/s, resources/s, and peak memory, on one thread and all cores.
 
+mod common;
+
+use common::{patients_arg, peak_rss_mb, synthetic_tree};
 use kakehashi::fhir::{convert_storage, FhirOptions};
 use kakehashi::mapping::MappingSet;
 use kakehashi::ssmix2::{StatePolicy, Storage};
-use kakehashi::synth::{generate, SynthOptions};
 use std::path::Path;
 use std::time::Instant;
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let patients: usize = args
-        .iter()
-        .position(|a| a == "--patients")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-ssmix2-{patients}"));
-    let marker = root.with_extension("complete");
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&root);
-        generate(
-            &SynthOptions {
-                patients,
-                seed: 1,
-                ..Default::default()
-            },
-            &root,
-        )
-        .expect("write synthetic tree");
-        std::fs::write(&marker, b"").expect("marker");
-    }
+    let patients = patients_arg();
+    let root = synthetic_tree(patients);
     let t = Instant::now();
     let set = MappingSet::load(None).expect("mappings");
     println!(

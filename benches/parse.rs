@@ -10,28 +10,17 @@
 //! Peers: `scripts/bench-peers.sh` runs python-hl7, hl7apy, hl7conv2 and @medplum/core on
 //! the same corpora.
 
+mod common;
+
+use common::{patients_arg, peak_rss_mb, synthetic_tree};
 use kakehashi::diagnostics::Location;
 use kakehashi::hl7::{decode, split_messages, Message, Structures};
 use kakehashi::ssmix2::inventory::Inventory;
 use kakehashi::ssmix2::read::parse_bytes;
 use kakehashi::ssmix2::{StatePolicy, Storage};
-use kakehashi::synth::{generate, SynthOptions};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
@@ -76,13 +65,7 @@ fn rate(label: &str, n: usize, bytes: usize, min: Duration, mut f: impl FnMut())
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let patients: usize = args
-        .iter()
-        .position(|a| a == "--patients")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let patients = patients_arg();
     let threads = rayon::current_num_threads();
     let structures = Structures::default_set();
     let min = Duration::from_secs(2);
@@ -173,30 +156,7 @@ fn main() {
     );
 
     // 3. Synthetic archive.
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/bench-ssmix2-{patients}"));
-    let marker = root.with_extension("complete");
-    if !marker.exists() {
-        let t = Instant::now();
-        let _ = std::fs::remove_dir_all(&root);
-        let s = generate(
-            &SynthOptions {
-                patients,
-                seed: 1,
-                ..Default::default()
-            },
-            &root,
-        )
-        .expect("write synthetic tree");
-        std::fs::write(&marker, b"").expect("marker");
-        println!(
-            "\ngenerated {} patients, {} files, {:.1} MB in {:.1} s",
-            s.patients,
-            s.files,
-            s.bytes as f64 / 1e6,
-            t.elapsed().as_secs_f64()
-        );
-    }
+    let root = synthetic_tree(patients);
     for n in [1, threads] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
