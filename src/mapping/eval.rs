@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
+use unicode_normalization::UnicodeNormalization;
 
 /// Everything a row may read besides the message.
 pub struct Ctx<'a> {
@@ -210,7 +211,9 @@ impl<'a> Ctx<'a> {
             None
         };
         match row.conv {
-            Conv::String | Conv::Uri => Some(Value::String(text.to_owned())),
+            // Strings are Unicode NFC (JIS-decoded text can carry decomposed kana marks).
+            Conv::String => Some(Value::String(text.nfc().collect())),
+            Conv::Uri => Some(Value::String(text.to_owned())),
             Conv::Code | Conv::Id => {
                 if t.is_empty() {
                     return bad(self, "a code");
@@ -306,7 +309,7 @@ impl<'a> Ctx<'a> {
                     .filter_map(|s| self.first_text(s, cur))
                     .collect();
                 if !parts.is_empty() {
-                    produced.push(Value::String(parts.join(" ")));
+                    produced.push(Value::String(parts.join(" ").nfc().collect()));
                 }
             }
             RowSource::From(src) => {
@@ -451,5 +454,43 @@ pub fn set_path(target: &mut JMap<String, Value>, steps: &[Step], value: Value) 
                 a.push(value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::model::{Index, Step};
+
+    #[test]
+    fn set_path_builds_nested_elements() {
+        let mut o = JMap::new();
+        let p = |s: &[(&str, Index)]| {
+            s.iter()
+                .map(|(n, i)| Step {
+                    name: n.to_string(),
+                    index: *i,
+                })
+                .collect::<Vec<_>>()
+        };
+        set_path(
+            &mut o,
+            &p(&[("name", Index::Append), ("family", Index::None)]),
+            Value::String("A".into()),
+        );
+        set_path(
+            &mut o,
+            &p(&[("name", Index::Append), ("given", Index::Append)]),
+            Value::String("B".into()),
+        );
+        set_path(
+            &mut o,
+            &p(&[("name", Index::At(0)), ("given", Index::Append)]),
+            Value::String("C".into()),
+        );
+        assert_eq!(
+            Value::Object(o),
+            serde_json::json!({"name": [{"family": "A", "given": ["C"]}, {"given": ["B"]}]})
+        );
     }
 }
