@@ -126,3 +126,48 @@ fn cli_mappings_check_exit_codes() {
         "{err}"
     );
 }
+
+#[test]
+fn jami_conceptmap_coverage_figure() {
+    let set = MappingSet::load(None).unwrap();
+    let cov = kakehashi::mapping::coverage::jami_coverage(
+        &common::shared("reference/jami-ssmix2-to-fhir/source-conceptmapgen/fsh"),
+        &set,
+    )
+    .unwrap();
+    assert_eq!(cov.files.len(), 45);
+    assert_eq!(cov.total, cov.files.iter().map(|f| f.total).sum::<usize>());
+    assert!(cov
+        .files
+        .iter()
+        .all(|f| f.implemented + f.missing.len() == f.total));
+    println!(
+        "JAMI ConceptMap rows implemented: {}/{}",
+        cov.implemented, cov.total
+    );
+    // The figure recorded in the README; it may only grow.
+    assert!(
+        cov.implemented >= 323,
+        "coverage fell to {}/{}",
+        cov.implemented,
+        cov.total
+    );
+    let pid = cov
+        .files
+        .iter()
+        .find(|f| f.file == "Segment PID to Patient")
+        .unwrap();
+    assert!(
+        !pid.missing
+            .iter()
+            .any(|m| m.starts_with("PID-5") || m.starts_with("NK1-2")),
+        "{:?}",
+        pid.missing
+    );
+    let status = cov
+        .files
+        .iter()
+        .find(|f| f.file == "Table v2-0003 to EncounterStatus")
+        .unwrap();
+    assert_eq!(status.implemented, status.total, "{:?}", status.missing);
+}

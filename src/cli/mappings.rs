@@ -4,6 +4,20 @@ use std::process::ExitCode;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Action {
+    /// How many rows of the JAMI SS-MIX2→FHIR ConceptMaps the mappings implement.
+    Coverage {
+        /// The guide's ConceptMap CSV folder (source-conceptmapgen/fsh).
+        #[arg(long)]
+        jami: PathBuf,
+        /// Folder overriding the embedded mappings, as for `check`.
+        #[arg(long)]
+        mappings: Option<PathBuf>,
+        /// List every row not implemented.
+        #[arg(long)]
+        missing: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: super::OutputFormat,
+    },
     /// Check every mapping file (schema and semantics): the embedded defaults, overridden
     /// file by file by DIR when given. Exits 1 on any error.
     Check {
@@ -14,6 +28,54 @@ pub enum Action {
 
 pub fn run(a: Action) -> ExitCode {
     match a {
+        Action::Coverage {
+            jami,
+            mappings,
+            missing,
+            format,
+        } => {
+            let set = match MappingSet::load(mappings.as_deref()) {
+                Ok(s) => s,
+                Err(diags) => {
+                    for d in &diags {
+                        eprintln!("{d}\n");
+                    }
+                    return ExitCode::from(1);
+                }
+            };
+            let cov = match kakehashi::mapping::coverage::jami_coverage(&jami, &set) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", jami.display());
+                    return ExitCode::from(2);
+                }
+            };
+            if format == super::OutputFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default());
+                return ExitCode::SUCCESS;
+            }
+            for f in &cov.files {
+                println!(
+                    "{:>4}/{:<4} {:<8} {}",
+                    f.implemented, f.total, f.kind, f.file
+                );
+                if missing {
+                    for m in &f.missing {
+                        println!("            missing: {m}");
+                    }
+                }
+            }
+            let pct = if cov.total > 0 {
+                100.0 * cov.implemented as f64 / cov.total as f64
+            } else {
+                0.0
+            };
+            println!(
+                "JAMI ConceptMap rows implemented: {}/{} ({pct:.1}%)",
+                cov.implemented, cov.total
+            );
+            ExitCode::SUCCESS
+        }
         Action::Check { dir } => match MappingSet::load(dir.as_deref()) {
             Ok(set) => {
                 println!(

@@ -2,6 +2,7 @@
 //! evaluating rows over HL7 messages. Rust supplies primitives only (field access, dates,
 //! table lookups, templates); every conversion is a mapping file.
 
+pub mod coverage;
 pub mod eval;
 pub mod fhir_index;
 pub mod load;
