@@ -171,3 +171,49 @@ fn jami_conceptmap_coverage_figure() {
         .unwrap();
     assert_eq!(status.implemented, status.total, "{:?}", status.missing);
 }
+
+#[test]
+fn every_mapping_example_runs() {
+    let set = MappingSet::load(None).unwrap();
+    let results = kakehashi::mapping::examples::run_examples(&set);
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            r.failure
+                .as_ref()
+                .map(|f| format!("{} — {} ({}): {f}", r.map, r.title, r.pos))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // One map, one example at least: every segment and datatype map documents itself.
+    for (name, m) in &set.maps {
+        assert!(!m.examples.is_empty(), "{name} has no example");
+    }
+}
+
+#[test]
+fn a_wrong_example_fails_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("datatypes")).unwrap();
+    let text = std::fs::read_to_string(common::repo(
+        "mappings/ssmix2/datatypes/XTN-ContactPoint.yaml",
+    ))
+    .unwrap()
+    .replace("value: 054-000-0000", "value: 054-999-9999");
+    std::fs::write(dir.path().join("datatypes/XTN-ContactPoint.yaml"), text).unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["mappings", "test", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAIL  XTN-ContactPoint — home phone number in XTN.12"),
+        "{text}"
+    );
+    assert!(
+        text.contains("XTN-ContactPoint.yaml:")
+            && text.contains("ContactPoint.value is \"054-000-0000\", expected \"054-999-9999\""),
+        "{text}"
+    );
+}

@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Action {
+    /// Run every example written in the mapping files (HL7 in, FHIR out). Exits 1 on any
+    /// failure.
+    Test {
+        /// Folder overriding the embedded mappings, as for `check`.
+        dir: Option<PathBuf>,
+    },
     /// How many rows of the JAMI SS-MIX2→FHIR ConceptMaps the mappings implement.
     Coverage {
         /// The guide's ConceptMap CSV folder (source-conceptmapgen/fsh).
@@ -28,6 +34,31 @@ pub enum Action {
 
 pub fn run(a: Action) -> ExitCode {
     match a {
+        Action::Test { dir } => {
+            let set = match MappingSet::load(dir.as_deref()) {
+                Ok(s) => s,
+                Err(diags) => {
+                    for d in &diags {
+                        eprintln!("{d}\n");
+                    }
+                    return ExitCode::from(1);
+                }
+            };
+            let results = kakehashi::mapping::examples::run_examples(&set);
+            let failed = results.iter().filter(|r| r.failure.is_some()).count();
+            for r in &results {
+                match &r.failure {
+                    None => println!("ok    {} — {}", r.map, r.title),
+                    Some(f) => println!("FAIL  {} — {}\n  --> {}\n    {f}", r.map, r.title, r.pos),
+                }
+            }
+            println!("{} passed, {} failed", results.len() - failed, failed);
+            if failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Action::Coverage {
             jami,
             mappings,

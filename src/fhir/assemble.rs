@@ -5,7 +5,7 @@
 
 use crate::diagnostics::{Diagnostic, Location};
 use crate::hl7::{GroupInstance, Message, Offset};
-use crate::mapping::eval::Ctx;
+use crate::mapping::eval::{instances_for, Ctx};
 use crate::mapping::MappingSet;
 use crate::ssmix2::storage::Item;
 use serde_json::{Map as JMap, Value};
@@ -60,25 +60,6 @@ pub fn logical_id(raw: &str) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     )
-}
-
-/// Group instances named by a path such as `SPECIMEN/ORDER/RESULT`, each with its ancestors
-/// (innermost first).
-fn instances<'g>(root: &'g GroupInstance, path: &'g str) -> Vec<Vec<&'g GroupInstance>> {
-    let mut level: Vec<Vec<&GroupInstance>> = vec![vec![root]];
-    for name in path.split('/') {
-        let mut next = Vec::new();
-        for chain in &level {
-            let Some(g) = chain.first() else { continue };
-            for child in g.groups(name) {
-                let mut c = vec![child];
-                c.extend(chain.iter().copied());
-                next.push(c);
-            }
-        }
-        level = next;
-    }
-    level
 }
 
 /// What converting one message gave.
@@ -162,47 +143,7 @@ pub fn convert_message(
                 continue;
             };
             // Each instance: (anchor segment index, scopes innermost first).
-            // Each instance: its anchor segment, its scopes (innermost first) and the anchors
-            // of its enclosing groups, which ids use as {seq:GROUP}.
-            type Run = (usize, Vec<Vec<usize>>, Vec<(String, usize)>);
-            let chain_info = |chain: &[&GroupInstance]| -> (Vec<Vec<usize>>, Vec<(String, usize)>) {
-                let scopes: Vec<Vec<usize>> = chain.iter().map(|g| g.segment_indices()).collect();
-                let named = chain
-                    .iter()
-                    .zip(&scopes)
-                    .map(|(g, s)| (g.name.clone(), s.first().copied().unwrap_or(0)))
-                    .collect();
-                (scopes, named)
-            };
-            let runs: Vec<Run> = if p.each == "message" {
-                vec![(0, vec![all.clone()], Vec::new())]
-            } else if p.each.len() == 3
-                && !p.each.contains('/')
-                && p.each
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-            {
-                msg.segments()
-                    .filter(|s| s.name() == p.each)
-                    .map(|s| {
-                        // Scoped by the groups around it: an RXC sees its own ORDER's ORC/RXE/TQ1.
-                        let chain = groups.chain_to(s.index()).unwrap_or_default();
-                        let (outer, named) = chain_info(&chain);
-                        let mut scopes = vec![vec![s.index()]];
-                        scopes.extend(outer);
-                        (s.index(), scopes, named)
-                    })
-                    .collect()
-            } else {
-                instances(groups, &p.each)
-                    .into_iter()
-                    .map(|chain| {
-                        let (scopes, named) = chain_info(&chain);
-                        let anchor = scopes.first().and_then(|s| s.first().copied()).unwrap_or(0);
-                        (anchor, scopes, named)
-                    })
-                    .collect()
-            };
+            let runs = instances_for(msg, groups, &p.each);
             for (anchor, mut scopes, named) in runs {
                 scopes.push(all.clone());
                 vars.retain(|k, _| !k.starts_with("seq:"));

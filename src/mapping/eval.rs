@@ -6,7 +6,7 @@ use super::load::MappingSet;
 use super::model::*;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::hl7::message::Repetition;
-use crate::hl7::{Message, Offset, Timestamp, Value as HValue};
+use crate::hl7::{GroupInstance, Message, Offset, Timestamp, Value as HValue};
 use serde_json::{Map as JMap, Number, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -493,4 +493,71 @@ mod tests {
             serde_json::json!({"name": [{"family": "A", "given": ["C"]}, {"given": ["B"]}]})
         );
     }
+}
+
+/// One place a map runs: its anchor segment, the segment indices of its scopes (innermost
+/// first; the whole message is added by the caller) and the anchors of enclosing groups.
+pub type Run = (usize, Vec<Vec<usize>>, Vec<(String, usize)>);
+
+/// Group instances named by a path such as `SPECIMEN/ORDER/RESULT`, each with its ancestors
+/// (innermost first).
+fn group_chains<'g>(root: &'g GroupInstance, path: &'g str) -> Vec<Vec<&'g GroupInstance>> {
+    let mut level: Vec<Vec<&GroupInstance>> = vec![vec![root]];
+    for name in path.split('/') {
+        let mut next = Vec::new();
+        for chain in &level {
+            let Some(g) = chain.first() else { continue };
+            for child in g.groups(name) {
+                let mut c = vec![child];
+                c.extend(chain.iter().copied());
+                next.push(c);
+            }
+        }
+        level = next;
+    }
+    level
+}
+
+fn chain_info(chain: &[&GroupInstance]) -> (Vec<Vec<usize>>, Vec<(String, usize)>) {
+    let scopes: Vec<Vec<usize>> = chain.iter().map(|g| g.segment_indices()).collect();
+    let named = chain
+        .iter()
+        .zip(&scopes)
+        .map(|(g, s)| (g.name.clone(), s.first().copied().unwrap_or(0)))
+        .collect();
+    (scopes, named)
+}
+
+/// Where `each` (`message`, a segment id, or a group path) runs in a message.
+pub fn instances_for(msg: &Message, groups: &GroupInstance, each: &str) -> Vec<Run> {
+    if each == "message" {
+        let all: Vec<usize> = (0..msg.segment_count()).collect();
+        return vec![(0, vec![all], Vec::new())];
+    }
+    if each.len() == 3
+        && each
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return msg
+            .segments()
+            .filter(|s| s.name() == each)
+            .map(|s| {
+                // Scoped by the groups around it: an RXC sees its own ORDER's ORC/RXE/TQ1.
+                let chain = groups.chain_to(s.index()).unwrap_or_default();
+                let (outer, named) = chain_info(&chain);
+                let mut scopes = vec![vec![s.index()]];
+                scopes.extend(outer);
+                (s.index(), scopes, named)
+            })
+            .collect();
+    }
+    group_chains(groups, each)
+        .into_iter()
+        .map(|chain| {
+            let (scopes, named) = chain_info(&chain);
+            let anchor = scopes.first().and_then(|s| s.first().copied()).unwrap_or(0);
+            (anchor, scopes, named)
+        })
+        .collect()
 }

@@ -728,6 +728,21 @@ impl MappingSet {
                         .as_str()
                         .unwrap_or_default()
                         .to_owned();
+                    let examples = v
+                        .get("examples")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(i, e)| Example {
+                            title: e["title"].as_str().unwrap_or_default().to_owned(),
+                            hl7: e.get("hl7").and_then(Value::as_str).map(str::to_owned),
+                            each: e.get("each").and_then(Value::as_str).map(str::to_owned),
+                            field: e.get("field").and_then(Value::as_str).map(str::to_owned),
+                            expect: e["expect"].clone(),
+                            pos: b.pos(&format!("/examples/{i}")),
+                        })
+                        .collect();
                     set.maps.insert(
                         name.clone(),
                         Map {
@@ -736,6 +751,7 @@ impl MappingSet {
                             fhir_type,
                             profile: v.get("profile").and_then(Value::as_str).map(str::to_owned),
                             rows,
+                            examples,
                             pos,
                         },
                     );

@@ -118,6 +118,18 @@ pub struct Map {
     pub fhir_type: String,
     pub profile: Option<String>,
     pub rows: Vec<Row>,
+    pub examples: Vec<Example>,
+    pub pos: Pos,
+}
+
+/// A runnable example of a map: input and the JSON it must produce.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub title: String,
+    pub hl7: Option<String>,
+    pub each: Option<String>,
+    pub field: Option<String>,
+    pub expect: Value,
     pub pos: Pos,
 }
 
