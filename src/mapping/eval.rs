@@ -457,44 +457,6 @@ pub fn set_path(target: &mut JMap<String, Value>, steps: &[Step], value: Value) 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mapping::model::{Index, Step};
-
-    #[test]
-    fn set_path_builds_nested_elements() {
-        let mut o = JMap::new();
-        let p = |s: &[(&str, Index)]| {
-            s.iter()
-                .map(|(n, i)| Step {
-                    name: n.to_string(),
-                    index: *i,
-                })
-                .collect::<Vec<_>>()
-        };
-        set_path(
-            &mut o,
-            &p(&[("name", Index::Append), ("family", Index::None)]),
-            Value::String("A".into()),
-        );
-        set_path(
-            &mut o,
-            &p(&[("name", Index::Append), ("given", Index::Append)]),
-            Value::String("B".into()),
-        );
-        set_path(
-            &mut o,
-            &p(&[("name", Index::At(0)), ("given", Index::Append)]),
-            Value::String("C".into()),
-        );
-        assert_eq!(
-            Value::Object(o),
-            serde_json::json!({"name": [{"family": "A", "given": ["C"]}, {"given": ["B"]}]})
-        );
-    }
-}
-
 /// One place a map runs: its anchor segment, the segment indices of its scopes (innermost
 /// first; the whole message is added by the caller) and the anchors of enclosing groups.
 pub type Run = (usize, Vec<Vec<usize>>, Vec<(String, usize)>);
@@ -560,4 +522,42 @@ pub fn instances_for(msg: &Message, groups: &GroupInstance, each: &str) -> Vec<R
             (anchor, scopes, named)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::model::{Index, Step};
+
+    #[test]
+    fn set_path_builds_nested_elements() {
+        let mut o = JMap::new();
+        let p = |s: &[(&str, Index)]| {
+            s.iter()
+                .map(|(n, i)| Step {
+                    name: n.to_string(),
+                    index: *i,
+                })
+                .collect::<Vec<_>>()
+        };
+        set_path(
+            &mut o,
+            &p(&[("name", Index::Append), ("family", Index::None)]),
+            Value::String("A".into()),
+        );
+        set_path(
+            &mut o,
+            &p(&[("name", Index::Append), ("given", Index::Append)]),
+            Value::String("B".into()),
+        );
+        set_path(
+            &mut o,
+            &p(&[("name", Index::At(0)), ("given", Index::Append)]),
+            Value::String("C".into()),
+        );
+        assert_eq!(
+            Value::Object(o),
+            serde_json::json!({"name": [{"family": "A", "given": ["C"]}, {"given": ["B"]}]})
+        );
+    }
 }
