@@ -258,19 +258,53 @@ fn japanese_names_decimals_and_codes_survive() {
 
 #[test]
 fn unmapped_data_types_are_reported_never_dropped() {
+    // ADT-01 (attending-doctor change) has no message map yet.
+    let dir = tempfile::tempdir().unwrap();
+    let name = "1234567_-_ADT-01_999999999999999_20240101100000000_-_1";
+    let p = dir.path().join("123/456/1234567/-/ADT-01").join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, "MSH|^~\\&|A|B|GW|RCV|20240101100000||ADT^A54^ADT_A54|C7|P|2.5\rEVN||20240101\rPID|0001||1234567||患者^太郎\rPV1|0001|O\r").unwrap();
+    let out = dir.path().join("out");
+    let set = MappingSet::load(None).unwrap();
+    let run = convert_storage(
+        &Storage::open(&[dir.path().to_path_buf()]),
+        &set,
+        &StatePolicy::default(),
+        &FhirOptions::default(),
+        &out,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!((run.messages, run.messages_converted), (1, 0));
+    let f001: Vec<_> = run
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "F001")
+        .collect();
+    assert_eq!(f001.len(), 1);
+    assert_eq!(f001[0].location.file.as_deref(), Some(p.as_path()));
+    assert_eq!(f001[0].location.message_id.as_deref(), Some("C7"));
+    assert!(f001[0].message.contains("ADT-01") && !f001[0].to_string().contains("患者"));
+    let c: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("coverage.json")).unwrap()).unwrap();
+    assert_eq!(c["data_types"]["ADT-01"]["converted"], 0);
+    assert_eq!(
+        c["data_types"]["ADT-01"]["fields"]["PID-5"],
+        serde_json::json!([1, 0])
+    );
+}
+
+#[test]
+fn diagnostics_carry_locations_never_patient_values() {
     let (dir, _) = output();
     let diags: Vec<Value> = std::fs::read_to_string(dir.join("diagnostics.ndjson"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let f001: Vec<&Value> = diags.iter().filter(|d| d["code"] == "F001").collect();
-    assert!(!f001.is_empty());
-    assert!(f001
-        .iter()
-        .all(|d| d["location"]["file"].is_string() && d["location"]["message_id"].is_string()));
-    // Diagnostics carry locations, never patient values.
+    assert!(!diags.is_empty());
     for d in &diags {
+        assert!(d["location"]["file"].is_string(), "{d}");
         let text = d.to_string();
         assert!(
             !text.contains("患者") && !text.contains("カンジャ"),
@@ -401,8 +435,15 @@ fn every_run_writes_a_coverage_report() {
         lab["fields"]["MSH-3"][1], 0,
         "MSH-3 is present and not read by any mapping"
     );
-    // Data types with no mapping are in the report too, with nothing read.
-    assert_eq!(c["data_types"]["OMG-01"]["converted"], 0);
+    // Every message of the shared samples and the fixture converts, except the one
+    // deliberately broken file that is not HL7 at all.
+    let total: u64 = c["data_types"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v["messages"].as_u64().unwrap() - v["converted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 0, "{c}");
     // The ssmixtwins unit "g/dl" style is known; codes no table knew are listed by table.
     assert!(c["unmapped_codes"].is_object());
 }
