@@ -403,23 +403,6 @@ fn every_generated_data_type_converts() {
 }
 
 #[test]
-fn snapshot_of_the_jami_sample_patient() {
-    let (_, by_type) = output();
-    let mut mine: Vec<&Value> = by_type
-        .values()
-        .flatten()
-        .filter(|r| r["id"].as_str().unwrap().starts_with("9999013."))
-        .collect();
-    mine.sort_by_key(|r| {
-        (
-            r["resourceType"].as_str().unwrap().to_owned(),
-            r["id"].as_str().unwrap().to_owned(),
-        )
-    });
-    insta::assert_json_snapshot!(mine);
-}
-
-#[test]
 fn every_run_writes_a_coverage_report() {
     let (dir, _) = output();
     let c: Value =
