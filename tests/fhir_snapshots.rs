@@ -15,7 +15,13 @@ fn every_shared_sample_message() {
     let set = MappingSet::load(None).unwrap();
     let structures = Structures::default_set();
     let root = common::shared("data/ssmix2");
-    let files: Vec<_> = common::files_under(&root).into_iter().filter(|p| !p.extension().is_some_and(|e| e == "txt" || e == "csv" || e == "json")).collect();
+    let files: Vec<_> = common::files_under(&root)
+        .into_iter()
+        .filter(|p| {
+            !p.extension()
+                .is_some_and(|e| e == "txt" || e == "csv" || e == "json")
+        })
+        .collect();
     assert!(files.len() >= 40);
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);

@@ -162,7 +162,7 @@ pub fn convert_message(
                     consumed: Default::default(),
                     unmapped: Vec::new(),
                 };
-                if p.when.as_ref().is_some_and(|c| !ctx.holds(c)) {
+                if !p.when.iter().all(|c| ctx.holds(c)) {
                     continue;
                 }
                 let mut body = JMap::new();

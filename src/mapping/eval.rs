@@ -165,6 +165,7 @@ impl<'a> Ctx<'a> {
             Test::Present(p) => v.is_some() == *p,
             Test::Equals(e) => v.as_deref() == Some(e.as_str()),
             Test::In(list) => v.is_some_and(|x| list.contains(&x)),
+            Test::NotIn(list) => !v.is_some_and(|x| list.contains(&x)),
         }
     }
 
@@ -273,10 +274,8 @@ impl<'a> Ctx<'a> {
     }
 
     fn row(&mut self, row: &Row, cur: Option<Repetition<'a>>, target: &mut JMap<String, Value>) {
-        if let Some(c) = &row.when {
-            if !self.test(c, cur) {
-                return;
-            }
+        if !row.when.iter().all(|c| self.test(c, cur)) {
+            return;
         }
         let what = match &row.source {
             RowSource::From(Src::Field { path, .. }) => path.to_string(),

@@ -125,6 +125,12 @@ fn run_one(set: &MappingSet, map: &Map, ex: &Example) -> Result<(), String> {
     let mut body = JMap::new();
     ctx.rows(&map.rows, cur, &mut body);
     let got = Value::Object(body);
+    if let Some(a) = ex.absent.iter().find(|a| got.get(a.as_str()).is_some()) {
+        return Err(format!(
+            "{}.{a} is produced but must be absent\n    produced: {got}",
+            map.fhir_type
+        ));
+    }
     contains(&ex.expect, &got, &map.fhir_type).map_err(|e| format!("{e}\n    produced: {got}"))
 }
 

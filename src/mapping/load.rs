@@ -201,12 +201,30 @@ impl Builder<'_> {
         }
     }
 
+    /// `when`: one condition or a list of conditions that must all hold.
+    fn conds(&mut self, v: &Value, pointer: &str) -> Option<Vec<Cond>> {
+        match v.as_array() {
+            Some(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| self.cond(c, &format!("{pointer}/{i}")))
+                .collect(),
+            None => self.cond(v, pointer).map(|c| vec![c]),
+        }
+    }
+
     fn cond(&mut self, v: &Value, pointer: &str) -> Option<Cond> {
         let src = self.src(v.get("from")?.as_str()?, &format!("{pointer}/from"))?;
         let test = if let Some(e) = v.get("equals").and_then(Value::as_str) {
             Test::Equals(e.to_owned())
         } else if let Some(a) = v.get("in").and_then(Value::as_array) {
             Test::In(
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+            )
+        } else if let Some(a) = v.get("not_in").and_then(Value::as_array) {
+            Test::NotIn(
                 a.iter()
                     .filter_map(|x| x.as_str().map(str::to_owned))
                     .collect(),
@@ -327,8 +345,8 @@ impl Builder<'_> {
             _ => Conv::String,
         };
         let when = match r.get("when") {
-            Some(w) => Some(self.cond(w, &format!("{pointer}/when"))?),
-            None => None,
+            Some(w) => self.conds(w, &format!("{pointer}/when"))?,
+            None => Vec::new(),
         };
         Some(Row {
             to,
@@ -461,8 +479,7 @@ impl Checker<'_> {
             let Some(t) = self.resolve(owner, row) else {
                 continue;
             };
-            if let Some(c) = &row.when {
-                let c = c.clone();
+            for c in row.when.clone() {
                 self.src(&c.src, has_cur, &row.pos);
             }
             let each = matches!(&row.source, RowSource::From(Src::Field { each: true, .. }))
@@ -695,8 +712,8 @@ impl MappingSet {
                     for (i, p) in v["produce"].as_array().into_iter().flatten().enumerate() {
                         let ptr = format!("/produce/{i}");
                         let when = match p.get("when") {
-                            Some(w) => b.cond(w, &format!("{ptr}/when")),
-                            None => None,
+                            Some(w) => b.conds(w, &format!("{ptr}/when")).unwrap_or_default(),
+                            None => Vec::new(),
                         };
                         produce.push(Produce {
                             map: p["map"].as_str().unwrap_or_default().to_owned(),
@@ -740,6 +757,13 @@ impl MappingSet {
                             each: e.get("each").and_then(Value::as_str).map(str::to_owned),
                             field: e.get("field").and_then(Value::as_str).map(str::to_owned),
                             expect: e["expect"].clone(),
+                            absent: e
+                                .get("absent")
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect(),
                             pos: b.pos(&format!("/examples/{i}")),
                         })
                         .collect();
@@ -832,7 +856,7 @@ impl MappingSet {
                     _ => {}
                 }
                 check_template(&p.id, &p.pos, &mut ck.diags);
-                if let Some(c) = &p.when {
+                for c in &p.when {
                     ck.src(&c.src.clone(), false, &p.pos);
                 }
                 if p.each != "message"

@@ -33,6 +33,7 @@ pub enum Src {
 pub enum Test {
     Equals(String),
     In(Vec<String>),
+    NotIn(Vec<String>),
     Present(bool),
 }
 
@@ -100,7 +101,8 @@ pub struct Row {
     pub conv: Conv,
     pub table: Option<String>,
     pub via: Option<String>,
-    pub when: Option<Cond>,
+    /// All must hold.
+    pub when: Vec<Cond>,
     pub rows: Vec<Row>,
     pub on_missing: Policy,
     pub on_unmapped: Policy,
@@ -130,6 +132,8 @@ pub struct Example {
     pub each: Option<String>,
     pub field: Option<String>,
     pub expect: Value,
+    /// Top-level elements that must not be produced.
+    pub absent: Vec<String>,
     pub pos: Pos,
 }
 
@@ -146,7 +150,8 @@ pub struct Produce {
     pub map: String,
     pub each: String,
     pub id: String,
-    pub when: Option<Cond>,
+    /// All must hold.
+    pub when: Vec<Cond>,
     pub pos: Pos,
 }
 
