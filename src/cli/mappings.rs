@@ -32,17 +32,23 @@ pub enum Action {
     },
 }
 
+/// Load the mappings, printing every error (exit code 1) when they do not check.
+fn load(dir: Option<&std::path::Path>) -> Result<MappingSet, ExitCode> {
+    MappingSet::load(dir).map_err(|diags| {
+        for d in &diags {
+            eprintln!("{d}\n");
+        }
+        eprintln!("{} error(s)", diags.iter().filter(|d| d.is_error()).count());
+        ExitCode::from(1)
+    })
+}
+
 pub fn run(a: Action) -> ExitCode {
     match a {
         Action::Test { dir } => {
-            let set = match MappingSet::load(dir.as_deref()) {
+            let set = match load(dir.as_deref()) {
                 Ok(s) => s,
-                Err(diags) => {
-                    for d in &diags {
-                        eprintln!("{d}\n");
-                    }
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
             let results = kakehashi::mapping::examples::run_examples(&set);
             let failed = results.iter().filter(|r| r.failure.is_some()).count();
@@ -65,14 +71,9 @@ pub fn run(a: Action) -> ExitCode {
             missing,
             format,
         } => {
-            let set = match MappingSet::load(mappings.as_deref()) {
+            let set = match load(mappings.as_deref()) {
                 Ok(s) => s,
-                Err(diags) => {
-                    for d in &diags {
-                        eprintln!("{d}\n");
-                    }
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
             let cov = match kakehashi::mapping::coverage::jami_coverage(&jami, &set) {
                 Ok(c) => c,
@@ -107,7 +108,7 @@ pub fn run(a: Action) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Action::Check { dir } => match MappingSet::load(dir.as_deref()) {
+        Action::Check { dir } => match load(dir.as_deref()) {
             Ok(set) => {
                 println!(
                     "ok: {} files ({} message maps, {} segment/datatype maps, {} code tables)",
@@ -118,13 +119,7 @@ pub fn run(a: Action) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(diags) => {
-                for d in &diags {
-                    eprintln!("{d}\n");
-                }
-                eprintln!("{} error(s)", diags.iter().filter(|d| d.is_error()).count());
-                ExitCode::from(1)
-            }
+            Err(code) => code,
         },
     }
 }
