@@ -166,6 +166,9 @@ impl<'a> Ctx<'a> {
             Test::Equals(e) => v.as_deref() == Some(e.as_str()),
             Test::In(list) => v.is_some_and(|x| list.contains(&x)),
             Test::NotIn(list) => !v.is_some_and(|x| list.contains(&x)),
+            Test::Numeric(want) => {
+                v.is_some_and(|x| fhir_decimal(split_comparator(x.trim()).1).is_some()) == *want
+            }
         }
     }
 
@@ -223,21 +226,25 @@ impl<'a> Ctx<'a> {
                     t.split_whitespace().collect::<Vec<_>>().join(" "),
                 ))
             }
-            Conv::Decimal => {
-                let ok = {
-                    let b = t.strip_prefix('-').unwrap_or(t);
-                    let (int, frac) = b.split_once('.').unwrap_or((b, ""));
-                    !int.is_empty()
-                        && int.bytes().all(|c| c.is_ascii_digit())
-                        && (int == "0" || !int.starts_with('0'))
-                        && (b.find('.').is_none()
-                            || (!frac.is_empty() && frac.bytes().all(|c| c.is_ascii_digit())))
-                };
-                match (ok, Number::from_str(t)) {
-                    (true, Ok(n)) => Some(Value::Number(n)),
-                    _ => bad(self, "a decimal"),
+            Conv::Decimal => match fhir_decimal(t) {
+                Some(d) => Number::from_str(&d).ok().map(Value::Number),
+                None => bad(self, "a decimal"),
+            },
+            Conv::QuantityValue => match fhir_decimal(split_comparator(t).1) {
+                Some(d) => Number::from_str(&d).ok().map(Value::Number),
+                None => bad(self, "a number (with an optional comparator)"),
+            },
+            // No comparator is not an error: most values have none.
+            Conv::QuantityComparator => split_comparator(t).0.map(|c| Value::String(c.to_owned())),
+            Conv::RangeLow | Conv::RangeHigh => match parse_range(t) {
+                Some((lo, hi)) => {
+                    let bound = if row.conv == Conv::RangeLow { lo } else { hi };
+                    bound
+                        .and_then(|b| Number::from_str(&b).ok())
+                        .map(Value::Number)
                 }
-            }
+                None => bad(self, "a reference range (a-b, <b, >a)"),
+            },
             Conv::Integer | Conv::PositiveInt => match t.parse::<i64>() {
                 Ok(n) if row.conv == Conv::Integer || n > 0 => Some(Value::Number(n.into())),
                 _ => bad(self, "an integer"),
@@ -373,6 +380,78 @@ impl<'a> Ctx<'a> {
             set_path(target, &row.to, v);
         }
     }
+}
+
+/// A number as FHIR `decimal` wants it, keeping its digits (precision): `+5` → `5`,
+/// `.5` → `0.5`, `007.50` → `7.50`. `None` when it is not a plain decimal number.
+pub fn fhir_decimal(t: &str) -> Option<String> {
+    let t = t.trim();
+    let (neg, body) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    if !int.bytes().all(|c| c.is_ascii_digit())
+        || frac.is_some_and(|f| f.is_empty() || !f.bytes().all(|c| c.is_ascii_digit()))
+        || (int.is_empty() && frac.is_none())
+    {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let mut out = String::with_capacity(t.len() + 1);
+    if neg {
+        out.push('-');
+    }
+    out.push_str(int);
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    Some(out)
+}
+
+/// A leading comparator (`<`, `<=`, `>`, `>=`, also `≦ ≧ ＜ ＞`) and the rest, trimmed.
+pub fn split_comparator(t: &str) -> (Option<&'static str>, &str) {
+    let t = t.trim();
+    for (p, c) in [
+        ("<=", "<="),
+        (">=", ">="),
+        ("≦", "<="),
+        ("≧", ">="),
+        ("<", "<"),
+        (">", ">"),
+        ("＜", "<"),
+        ("＞", ">"),
+    ] {
+        if let Some(rest) = t.strip_prefix(p) {
+            return (Some(c), rest.trim());
+        }
+    }
+    (None, t)
+}
+
+/// A reference range: `6.6-8.1`, `<85`, `>10`, `6.6～8.1` → (low, high) as FHIR decimals.
+pub fn parse_range(t: &str) -> Option<(Option<String>, Option<String>)> {
+    let t = t.trim();
+    match split_comparator(t) {
+        (Some(c), rest) if c.starts_with('<') => return Some((None, Some(fhir_decimal(rest)?))),
+        (Some(_), rest) => return Some((Some(fhir_decimal(rest)?), None)),
+        _ => {}
+    }
+    // The separator is the first '-', '～' or '~' after the first character (a leading '-'
+    // is a sign).
+    let start = t.char_indices().nth(1).map(|(i, _)| i)?;
+    let (i, sep) = t[start..]
+        .char_indices()
+        .find(|(_, c)| matches!(c, '-' | '～' | '~'))?;
+    let lo = &t[..start + i];
+    let hi = &t[start + i + sep.len_utf8()..];
+    Some((Some(fhir_decimal(lo)?), Some(fhir_decimal(hi)?)))
 }
 
 trait WholeRep<'a> {
@@ -527,6 +606,35 @@ pub fn instances_for(msg: &Message, groups: &GroupInstance, each: &str) -> Vec<R
 mod tests {
     use super::*;
     use crate::mapping::model::{Index, Step};
+
+    #[test]
+    fn numbers_comparators_and_ranges() {
+        assert_eq!(fhir_decimal("98.50").as_deref(), Some("98.50"));
+        assert_eq!(fhir_decimal("+007.5").as_deref(), Some("7.5"));
+        assert_eq!(fhir_decimal(".5").as_deref(), Some("0.5"));
+        assert_eq!(fhir_decimal("-0.10").as_deref(), Some("-0.10"));
+        for bad in ["", "-", "1.", "1e5", "seven", "1,000", " 1 +"] {
+            assert_eq!(fhir_decimal(bad), None, "{bad}");
+        }
+        assert_eq!(split_comparator("< 0.5"), (Some("<"), "0.5"));
+        assert_eq!(split_comparator("≧100"), (Some(">="), "100"));
+        assert_eq!(split_comparator("7.2"), (None, "7.2"));
+        assert_eq!(
+            parse_range("6.6-8.1"),
+            Some((Some("6.6".into()), Some("8.1".into())))
+        );
+        assert_eq!(
+            parse_range("-1.0-2.5"),
+            Some((Some("-1.0".into()), Some("2.5".into())))
+        );
+        assert_eq!(parse_range("<85"), Some((None, Some("85".into()))));
+        assert_eq!(parse_range(">10"), Some((Some("10".into()), None)));
+        assert_eq!(
+            parse_range("3.5～5.0"),
+            Some((Some("3.5".into()), Some("5.0".into())))
+        );
+        assert_eq!(parse_range("陰性"), None);
+    }
 
     #[test]
     fn set_path_builds_nested_elements() {

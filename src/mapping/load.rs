@@ -223,6 +223,8 @@ impl Builder<'_> {
                     .filter_map(|x| x.as_str().map(str::to_owned))
                     .collect(),
             )
+        } else if let Some(n) = v.get("numeric").and_then(Value::as_bool) {
+            Test::Numeric(n)
         } else if let Some(a) = v.get("not_in").and_then(Value::as_array) {
             Test::NotIn(
                 a.iter()
@@ -342,6 +344,10 @@ impl Builder<'_> {
             Some("boolean") => Conv::Boolean,
             Some("uri") => Conv::Uri,
             Some("id") => Conv::Id,
+            Some("quantity-value") => Conv::QuantityValue,
+            Some("quantity-comparator") => Conv::QuantityComparator,
+            Some("range-low") => Conv::RangeLow,
+            Some("range-high") => Conv::RangeHigh,
             _ => Conv::String,
         };
         let when = match r.get("when") {

@@ -34,6 +34,8 @@ pub enum Test {
     Equals(String),
     In(Vec<String>),
     NotIn(Vec<String>),
+    /// The value is (or is not) a number with an optional comparator (`< 0.5`).
+    Numeric(bool),
     Present(bool),
 }
 
@@ -67,6 +69,13 @@ pub enum Conv {
     Boolean,
     Uri,
     Id,
+    /// The number of `< 0.5`.
+    QuantityValue,
+    /// The comparator of `< 0.5`, if any.
+    QuantityComparator,
+    /// The bounds of a reference range (`6.6-8.1`, `<85`).
+    RangeLow,
+    RangeHigh,
 }
 
 /// One step of a target path: `name`, `name[2]` (1-based in files, stored 0-based) or `name[+]`.
