@@ -144,7 +144,8 @@ pub fn convert_message(
             };
             // Each instance: (anchor segment index, scopes innermost first).
             let runs = instances_for(msg, groups, &p.each);
-            for (anchor, mut scopes, named) in runs {
+            for run in runs {
+                let (anchor, mut scopes, named) = (run.anchor, run.scopes, run.named);
                 scopes.push(all.clone());
                 vars.retain(|k, _| !k.starts_with("seq:"));
                 vars.insert("seq".into(), format!("{anchor:03}"));
@@ -155,7 +156,8 @@ pub fn convert_message(
                     set,
                     msg,
                     scopes,
-                    vars: &vars,
+                    vars: vars.clone(),
+                    group: run.group,
                     offset: opts.offset,
                     at: at.clone(),
                     diags: Vec::new(),

@@ -6,6 +6,7 @@ use super::load::MappingSet;
 use super::model::*;
 use crate::diagnostics::{Diagnostic, Location};
 use crate::hl7::message::Repetition;
+use crate::hl7::structure::Item;
 use crate::hl7::{GroupInstance, Message, Offset, Timestamp, Value as HValue};
 use serde_json::{Map as JMap, Number, Value};
 use std::borrow::Cow;
@@ -20,7 +21,9 @@ pub struct Ctx<'a> {
     pub msg: &'a Message,
     /// Segment indices of the current group and its ancestors, innermost first.
     pub scopes: Vec<Vec<usize>>,
-    pub vars: &'a BTreeMap<String, String>,
+    pub vars: BTreeMap<String, String>,
+    /// The innermost group the map runs on, for rows with `each: GROUP`.
+    pub group: Option<&'a GroupInstance>,
     pub offset: Offset,
     /// Where the message came from (file, message id), for diagnostics.
     pub at: Location,
@@ -296,6 +299,38 @@ impl<'a> Ctx<'a> {
         let mut produced: Vec<Value> = Vec::new();
         match &row.source {
             RowSource::Value(v) => produced.push(self.constant(v)),
+            RowSource::Rows if row.each_group.is_some() => {
+                // Once per sub-group of the current group (a DiagnosticReport's results).
+                let name = row.each_group.as_deref().unwrap_or("");
+                let subs: Vec<&'a GroupInstance> = self
+                    .group
+                    .map(|g| {
+                        g.items
+                            .iter()
+                            .filter_map(|it| match it {
+                                Item::Group(x) if x.name == name => Some(x),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let saved = (self.group, self.vars.clone());
+                for g in subs {
+                    let segs = g.segment_indices();
+                    let anchor = segs.first().copied().unwrap_or(0);
+                    self.vars
+                        .insert(format!("seq:{name}"), format!("{anchor:03}"));
+                    self.scopes.insert(0, segs);
+                    self.group = Some(g);
+                    let mut obj = JMap::new();
+                    self.rows(&row.rows, cur, &mut obj);
+                    self.scopes.remove(0);
+                    if !obj.is_empty() {
+                        produced.push(Value::Object(obj));
+                    }
+                }
+                (self.group, self.vars) = saved;
+            }
             RowSource::Rows => {
                 let scopes: Vec<Option<Repetition<'a>>> = match &row.scope {
                     Some(s) => self.reps(s, cur).into_iter().map(Some).collect(),
@@ -537,17 +572,28 @@ pub fn set_path(target: &mut JMap<String, Value>, steps: &[Step], value: Value) 
 
 /// One place a map runs: its anchor segment, the segment indices of its scopes (innermost
 /// first; the whole message is added by the caller) and the anchors of enclosing groups.
-pub type Run = (usize, Vec<Vec<usize>>, Vec<(String, usize)>);
+pub struct Run<'g> {
+    pub anchor: usize,
+    pub scopes: Vec<Vec<usize>>,
+    pub named: Vec<(String, usize)>,
+    pub group: Option<&'g GroupInstance>,
+}
 
 /// Group instances named by a path such as `SPECIMEN/ORDER/RESULT`, each with its ancestors
 /// (innermost first).
-fn group_chains<'g>(root: &'g GroupInstance, path: &'g str) -> Vec<Vec<&'g GroupInstance>> {
+fn group_chains<'g>(root: &'g GroupInstance, path: &str) -> Vec<Vec<&'g GroupInstance>> {
     let mut level: Vec<Vec<&GroupInstance>> = vec![vec![root]];
     for name in path.split('/') {
         let mut next = Vec::new();
         for chain in &level {
-            let Some(g) = chain.first() else { continue };
-            for child in g.groups(name) {
+            let Some(g) = chain.first().copied() else {
+                continue;
+            };
+            let children = g.items.iter().filter_map(|it| match it {
+                Item::Group(x) if x.name == name => Some(x),
+                _ => None,
+            });
+            for child in children {
                 let mut c = vec![child];
                 c.extend(chain.iter().copied());
                 next.push(c);
@@ -569,10 +615,15 @@ fn chain_info(chain: &[&GroupInstance]) -> (Vec<Vec<usize>>, Vec<(String, usize)
 }
 
 /// Where `each` (`message`, a segment id, or a group path) runs in a message.
-pub fn instances_for(msg: &Message, groups: &GroupInstance, each: &str) -> Vec<Run> {
+pub fn instances_for<'g>(msg: &Message, groups: &'g GroupInstance, each: &str) -> Vec<Run<'g>> {
     if each == "message" {
         let all: Vec<usize> = (0..msg.segment_count()).collect();
-        return vec![(0, vec![all], Vec::new())];
+        return vec![Run {
+            anchor: 0,
+            scopes: vec![all],
+            named: Vec::new(),
+            group: Some(groups),
+        }];
     }
     if each.len() == 3
         && each
@@ -588,7 +639,12 @@ pub fn instances_for(msg: &Message, groups: &GroupInstance, each: &str) -> Vec<R
                 let (outer, named) = chain_info(&chain);
                 let mut scopes = vec![vec![s.index()]];
                 scopes.extend(outer);
-                (s.index(), scopes, named)
+                Run {
+                    anchor: s.index(),
+                    scopes,
+                    named,
+                    group: chain.first().copied(),
+                }
             })
             .collect();
     }
@@ -597,7 +653,12 @@ pub fn instances_for(msg: &Message, groups: &GroupInstance, each: &str) -> Vec<R
         .map(|chain| {
             let (scopes, named) = chain_info(&chain);
             let anchor = scopes.first().and_then(|s| s.first().copied()).unwrap_or(0);
-            (anchor, scopes, named)
+            Run {
+                anchor,
+                scopes,
+                named,
+                group: chain.first().copied(),
+            }
         })
         .collect()
 }

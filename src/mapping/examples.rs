@@ -90,14 +90,17 @@ fn run_one(set: &MappingSet, map: &Map, ex: &Example) -> Result<(), String> {
         vars.insert(k.to_owned(), v.to_owned());
     }
     let all: Vec<usize> = (0..msg.segment_count()).collect();
+    let mut group = None;
     let (mut scopes, cur_field) = match &each {
         None => (vec![all.clone()], true),
         Some(each) => {
             let runs = instances_for(&msg, &groups, each);
-            let (anchor, scopes, named) = runs
+            let run = runs
                 .into_iter()
                 .next()
                 .ok_or(format!("the example has no {each:?} to run on"))?;
+            group = run.group;
+            let (anchor, scopes, named) = (run.anchor, run.scopes, run.named);
             vars.insert("seq".into(), format!("{anchor:03}"));
             for (name, a) in named {
                 vars.insert(format!("seq:{name}"), format!("{a:03}"));
@@ -110,7 +113,8 @@ fn run_one(set: &MappingSet, map: &Map, ex: &Example) -> Result<(), String> {
         set,
         msg: &msg,
         scopes,
-        vars: &vars,
+        vars,
+        group,
         offset: Offset::JAPAN,
         at: Location::default(),
         diags: Vec::new(),

@@ -357,6 +357,7 @@ impl Builder<'_> {
         Some(Row {
             to,
             to_text,
+            each_group: r.get("each").and_then(Value::as_str).map(str::to_owned),
             scope: if matches!(source, RowSource::Rows) {
                 from
             } else {

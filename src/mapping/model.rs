@@ -107,6 +107,8 @@ pub struct Row {
     pub source: RowSource,
     /// With `RowSource::Rows`: an optional source the nested rows are relative to.
     pub scope: Option<Src>,
+    /// With `RowSource::Rows`: run the nested rows once per sub-group of this name.
+    pub each_group: Option<String>,
     pub conv: Conv,
     pub table: Option<String>,
     pub via: Option<String>,
