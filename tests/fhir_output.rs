@@ -511,3 +511,73 @@ fn bundles_put_current_and_delete_deleted_records_and_history_keeps_versions() {
     assert_eq!(first["meta"]["versionId"].as_str().unwrap().len(), 17);
     assert!(hist.lines().any(|l| l.contains("\"preliminary\"")));
 }
+
+#[test]
+fn a_problem_missing_from_the_newest_ppr01_snapshot_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let put = |name: &str, text: &str| {
+        let f = kakehashi::ssmix2::FileName::parse(name).unwrap().0;
+        let d = f.expected_dirs();
+        let p = dir.path().join(format!(
+            "{}/{}/{}/{}/{}/{name}",
+            d[0], d[1], d[2], d[3], d[4]
+        ));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text.replace('\n', "\r")).unwrap();
+    };
+    let ppr = |ctrl: &str, problems: &[&str]| {
+        let mut t = format!("MSH|^~\\&|A|B|GW|RCV|20240101100000||PPR^ZD1^PPR_ZD1|{ctrl}|P|2.5\nPID|0001||1234567\n");
+        for p in problems {
+            t.push_str(&format!("PRB|AD|20240101|{p}^^MDCDX2|1\nORC|NW|1\n"));
+        }
+        t
+    };
+    put("1234567_-_ADT-00_999999999999999_20240101090000000_-_1", "MSH|^~\\&|A|B|GW|RCV|20240101090000||ADT^A08^ADT_A01|A1|P|2.5\nEVN||20240101\nPID|0001||1234567\nPV1|0001|O");
+    put(
+        "1234567_-_PPR-01_000000000000001_20240101100000000_-_1",
+        &ppr("P1", &["20054174", "20065004"]),
+    );
+    put(
+        "1234567_-_PPR-01_000000000000002_20240201100000000_-_1",
+        &ppr("P2", &["20054174"]),
+    );
+    let out = dir.path().join("out");
+    let set = MappingSet::load(None).unwrap();
+    let policy = StatePolicy {
+        snapshot_types: vec!["ADT-00".into(), "PPR-01".into()],
+    };
+    let opts = FhirOptions {
+        bundles: true,
+        ..Default::default()
+    };
+    let run = convert_storage(
+        &Storage::open(&[dir.path().to_path_buf()]),
+        &set,
+        &policy,
+        &opts,
+        &out,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        run.resources["Condition"], 1,
+        "only the newest snapshot is current"
+    );
+    let b: Value =
+        serde_json::from_slice(&std::fs::read(out.join("bundles/1234567.json")).unwrap()).unwrap();
+    let deletes: Vec<&str> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["request"]["method"] == "DELETE")
+        .map(|e| e["request"]["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deletes.len(),
+        2,
+        "both problems of the older snapshot: {deletes:?}"
+    );
+    assert!(deletes
+        .iter()
+        .all(|d| d.starts_with("Condition/1234567.PPR-01.000000000000001.")));
+}

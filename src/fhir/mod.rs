@@ -157,7 +157,11 @@ pub fn convert_storage(
                         let current = key
                             .split_once('/')
                             .is_some_and(|(t, i)| seen.contains(&(t.to_owned(), i.to_owned())));
-                        if deleted && !current {
+                        // A resource an older version produced and the current state does not
+                        // was removed: by a deletion (flag 0), by a correction, or — for snapshot
+                        // types such as PPR-01 with --snapshot-types — by its absence from the
+                        // newest snapshot.
+                        if !current {
                             deletes.insert(key);
                         }
                         if opts.history {
