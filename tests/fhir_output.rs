@@ -445,21 +445,7 @@ fn bundles_put_current_and_delete_deleted_records_and_history_keeps_versions() {
     )
     .unwrap();
     let out = dir.path().join("fhir");
-    let set = MappingSet::load(None).unwrap();
-    let opts = FhirOptions {
-        bundles: true,
-        history: true,
-        ..Default::default()
-    };
-    convert_storage(
-        &Storage::open(&[synth]),
-        &set,
-        &StatePolicy::default(),
-        &opts,
-        &out,
-        |_| {},
-    )
-    .unwrap();
+    common::convert_all(&[synth], &out);
     let mut puts = 0;
     let mut deletes = Vec::new();
     for e in std::fs::read_dir(out.join("bundles")).unwrap() {

@@ -8,9 +8,6 @@ mod common;
 
 use fhirbolt::model::r4::Resource;
 use fhirbolt::serde::{DeserializationConfig, DeserializationMode};
-use kakehashi::fhir::{convert_storage, FhirOptions};
-use kakehashi::mapping::MappingSet;
-use kakehashi::ssmix2::{StatePolicy, Storage};
 use serde_json::Value;
 
 fn strict(json: &str) -> Result<Resource, String> {
@@ -42,21 +39,7 @@ fn every_resource_parses_strictly_and_round_trips() {
         common::shared("data/ssmix2/nhoHQ__SSMIX2DataTestingTool/sampleData"),
         common::shared("data/ssmix2/yuakagi__ssmixtwins-generated/standard_root"),
     ];
-    let set = MappingSet::load(None).unwrap();
-    let opts = FhirOptions {
-        bundles: true,
-        history: true,
-        ..Default::default()
-    };
-    convert_storage(
-        &Storage::open(&roots),
-        &set,
-        &StatePolicy::default(),
-        &opts,
-        dir.path(),
-        |_| {},
-    )
-    .unwrap();
+    common::convert_all(&roots, dir.path());
     let mut checked = 0;
     for path in common::files_under(dir.path()) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

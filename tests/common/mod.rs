@@ -37,3 +37,23 @@ pub fn bin() -> PathBuf {
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// Convert `roots` to FHIR under `out` with bundles and history, default mappings and state.
+pub fn convert_all(roots: &[PathBuf], out: &Path) -> kakehashi::fhir::FhirRun {
+    let set = kakehashi::mapping::MappingSet::load(None).expect("embedded mappings load");
+    let opts = kakehashi::fhir::FhirOptions {
+        bundles: true,
+        history: true,
+        ..Default::default()
+    };
+    let storage = kakehashi::ssmix2::Storage::open(roots);
+    kakehashi::fhir::convert_storage(
+        &storage,
+        &set,
+        &kakehashi::ssmix2::StatePolicy::default(),
+        &opts,
+        out,
+        |_| {},
+    )
+    .expect("convert")
+}
