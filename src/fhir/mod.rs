@@ -117,7 +117,9 @@ pub fn convert_storage(
                     );
                     if seen.insert(key) {
                         resources.push(x);
-                    } else {
+                    } else if !resources.contains(&x) {
+                        // The same resource again (a study repeated in several order groups)
+                        // is expected; a different one under the same id is not.
                         diagnostics.push(
                             Diagnostic::warning(
                                 "F003",

@@ -184,6 +184,14 @@ impl<'a> Ctx<'a> {
             let var = &rest[i + 1..i + j];
             match (var, code) {
                 ("code", Some(c)) => out.push_str(c),
+                // A field path ({IPC-3}): its value in the current scopes (ids keyed by content,
+                // such as a DICOM study UID that several order groups repeat).
+                _ if var.contains('-') => {
+                    if let Ok(path) = var.parse::<crate::hl7::FieldPath>() {
+                        let src = Src::Field { path, each: false };
+                        out.push_str(&self.first_text(&src, None).unwrap_or_default());
+                    }
+                }
                 _ => out.push_str(self.vars.get(var).map(String::as_str).unwrap_or("")),
             }
             rest = &rest[i + j + 1..];

@@ -601,10 +601,11 @@ fn check_template(s: &str, pos: &Pos, diags: &mut Vec<Diagnostic>) {
         let group_seq = var.strip_prefix("seq:").is_some_and(|g| {
             !g.is_empty() && g.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
         });
-        if !TEMPLATE_VARS.contains(&var) && !group_seq {
+        let field = var.parse::<FieldPath>().is_ok();
+        if !TEMPLATE_VARS.contains(&var) && !group_seq && !field {
             diags.push(
                 err("M216", format!("unknown template variable {{{var}}}"), pos).help(format!(
-                    "known: {}, and seq:GROUP for the anchor of an enclosing group",
+                    "known: {}, seq:GROUP for the anchor of an enclosing group, or a field path such as {{IPC-3}}",
                     TEMPLATE_VARS.join(", ")
                 )),
             );
