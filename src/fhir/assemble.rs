@@ -136,7 +136,7 @@ pub fn convert_message(
     vars.insert("type".into(), item.name.data_type.clone());
     vars.insert("order".into(), item.name.order_no.clone());
     vars.insert("timestamp".into(), item.name.timestamp.clone());
-    let all: Vec<usize> = (0..msg.segment_count()).collect();
+    let all: crate::mapping::eval::Scope = (0..msg.segment_count()).collect::<Vec<_>>().into();
     for mm in maps {
         for p in &mm.produce {
             let Some(map) = set.maps.get(&p.map) else {

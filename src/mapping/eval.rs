@@ -11,7 +11,8 @@ use crate::hl7::{GroupInstance, Message, Offset, Timestamp, Value as HValue};
 use serde_json::{Map as JMap, Number, Value};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 use std::str::FromStr;
 use unicode_normalization::UnicodeNormalization;
 
@@ -20,7 +21,7 @@ pub struct Ctx<'a> {
     pub set: &'a MappingSet,
     pub msg: &'a Message,
     /// Segment indices of the current group and its ancestors, innermost first.
-    pub scopes: Vec<Vec<usize>>,
+    pub scopes: Vec<Scope>,
     pub vars: BTreeMap<String, String>,
     /// The innermost group the map runs on, for rows with `each: GROUP`.
     pub group: Option<&'a GroupInstance>,
@@ -328,7 +329,7 @@ impl<'a> Ctx<'a> {
                     let anchor = segs.first().copied().unwrap_or(0);
                     self.vars
                         .insert(format!("seq:{name}"), format!("{anchor:03}"));
-                    self.scopes.insert(0, segs);
+                    self.scopes.insert(0, segs.into());
                     self.group = Some(g);
                     let mut obj = JMap::new();
                     self.rows(&row.rows, cur, &mut obj);
@@ -578,11 +579,15 @@ pub fn set_path(target: &mut JMap<String, Value>, steps: &[Step], value: Value) 
     }
 }
 
+/// The segment indices of one group instance. Shared (`Rc`), because every OBX of an order
+/// sees the same ORDER, SPECIMEN and message scopes: copying them per OBX was quadratic.
+pub type Scope = Rc<[usize]>;
+
 /// One place a map runs: its anchor segment, the segment indices of its scopes (innermost
 /// first; the whole message is added by the caller) and the anchors of enclosing groups.
 pub struct Run<'g> {
     pub anchor: usize,
-    pub scopes: Vec<Vec<usize>>,
+    pub scopes: Vec<Scope>,
     pub named: Vec<(String, usize)>,
     pub group: Option<&'g GroupInstance>,
 }
@@ -612,8 +617,20 @@ fn group_chains<'g>(root: &'g GroupInstance, path: &str) -> Vec<Vec<&'g GroupIns
     level
 }
 
-fn chain_info(chain: &[&GroupInstance]) -> (Vec<Vec<usize>>, Vec<(String, usize)>) {
-    let scopes: Vec<Vec<usize>> = chain.iter().map(|g| g.segment_indices()).collect();
+/// Scopes and anchors of a group chain; each group's segment list is computed once per message.
+fn chain_info(
+    chain: &[&GroupInstance],
+    cache: &mut HashMap<*const GroupInstance, Scope>,
+) -> (Vec<Scope>, Vec<(String, usize)>) {
+    let scopes: Vec<Scope> = chain
+        .iter()
+        .map(|g| {
+            cache
+                .entry(*g as *const GroupInstance)
+                .or_insert_with(|| g.segment_indices().into())
+                .clone()
+        })
+        .collect();
     let named = chain
         .iter()
         .zip(&scopes)
@@ -624,11 +641,12 @@ fn chain_info(chain: &[&GroupInstance]) -> (Vec<Vec<usize>>, Vec<(String, usize)
 
 /// Where `each` (`message`, a segment id, or a group path) runs in a message.
 pub fn instances_for<'g>(msg: &Message, groups: &'g GroupInstance, each: &str) -> Vec<Run<'g>> {
+    let mut cache = HashMap::new();
     if each == "message" {
         let all: Vec<usize> = (0..msg.segment_count()).collect();
         return vec![Run {
             anchor: 0,
-            scopes: vec![all],
+            scopes: vec![all.into()],
             named: Vec::new(),
             group: Some(groups),
         }];
@@ -644,8 +662,8 @@ pub fn instances_for<'g>(msg: &Message, groups: &'g GroupInstance, each: &str) -
             .map(|s| {
                 // Scoped by the groups around it: an RXC sees its own ORDER's ORC/RXE/TQ1.
                 let chain = groups.chain_to(s.index()).unwrap_or_default();
-                let (outer, named) = chain_info(&chain);
-                let mut scopes = vec![vec![s.index()]];
+                let (outer, named) = chain_info(&chain, &mut cache);
+                let mut scopes: Vec<Scope> = vec![Rc::from([s.index()])];
                 scopes.extend(outer);
                 Run {
                     anchor: s.index(),
@@ -659,7 +677,7 @@ pub fn instances_for<'g>(msg: &Message, groups: &'g GroupInstance, each: &str) -
     group_chains(groups, each)
         .into_iter()
         .map(|chain| {
-            let (scopes, named) = chain_info(&chain);
+            let (scopes, named) = chain_info(&chain, &mut cache);
             let anchor = scopes.first().and_then(|s| s.first().copied()).unwrap_or(0);
             Run {
                 anchor,

@@ -89,7 +89,7 @@ fn run_one(set: &MappingSet, map: &Map, ex: &Example) -> Result<(), String> {
     ] {
         vars.insert(k.to_owned(), v.to_owned());
     }
-    let all: Vec<usize> = (0..msg.segment_count()).collect();
+    let all: super::eval::Scope = (0..msg.segment_count()).collect::<Vec<_>>().into();
     let mut group = None;
     let (mut scopes, cur_field) = match &each {
         None => (vec![all.clone()], true),
