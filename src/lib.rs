@@ -5,7 +5,9 @@
 
 pub mod diagnostics;
 pub mod fhir;
+pub mod fhirpath;
 pub mod hl7;
 pub mod mapping;
+pub mod r4model;
 pub mod ssmix2;
 pub mod synth;

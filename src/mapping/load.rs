@@ -6,11 +6,11 @@
 //! every `via` datatype map, code table and segment map exists and fits where it is used.
 //! Every problem is a diagnostic at `file:line:col`.
 
-use super::fhir_index::{did_you_mean, is_primitive, FhirIndex};
 use super::model::*;
 use super::yaml::{self, Doc};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::hl7::{FieldPath, Structures};
+use crate::r4model::{did_you_mean, is_primitive, FhirIndex};
 use include_dir::{include_dir, Dir};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};

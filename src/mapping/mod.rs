@@ -5,7 +5,7 @@
 pub mod coverage;
 pub mod eval;
 pub mod examples;
-pub mod fhir_index;
+
 pub mod load;
 pub mod model;
 pub mod yaml;

@@ -1,9 +1,10 @@
-//! Which element paths exist in FHIR R4, from `schemas/fhir-r4-elements.txt` (derived from
-//! the official R4 JSON Schema by `scripts/gen-fhir-elements.py`).
+//! The FHIR R4 element model: which elements each type has and of which type, from
+//! `schemas/fhir-r4-elements.txt` (derived from the official R4 JSON Schema by
+//! `scripts/gen-fhir-elements.py`). Shared by mapping checks and the FHIRPath evaluator.
 
 use std::collections::HashMap;
 
-pub const ELEMENTS: &str = include_str!("../../schemas/fhir-r4-elements.txt");
+pub const ELEMENTS: &str = include_str!("../schemas/fhir-r4-elements.txt");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
@@ -118,4 +119,10 @@ mod tests {
         assert!(ix.element("Patient", "gendr").is_none());
         assert_eq!(did_you_mean("gendr", &ix.names("Patient")), Some("gender"));
     }
+}
+
+/// The index, loaded once per process (the FHIRPath evaluator types nodes with it).
+pub fn global() -> &'static FhirIndex {
+    static INDEX: std::sync::OnceLock<FhirIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(FhirIndex::load)
 }
