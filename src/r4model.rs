@@ -95,6 +95,12 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// The index, loaded once per process (the FHIRPath evaluator types nodes with it).
+pub fn global() -> &'static FhirIndex {
+    static INDEX: std::sync::OnceLock<FhirIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(FhirIndex::load)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,8 +127,3 @@ mod tests {
     }
 }
 
-/// The index, loaded once per process (the FHIRPath evaluator types nodes with it).
-pub fn global() -> &'static FhirIndex {
-    static INDEX: std::sync::OnceLock<FhirIndex> = std::sync::OnceLock::new();
-    INDEX.get_or_init(FhirIndex::load)
-}

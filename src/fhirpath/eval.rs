@@ -265,45 +265,138 @@ fn owner_type<'a>(v: &'a Value, ty: Option<&'a str>) -> Option<&'a str> {
     ty.or_else(|| v.get("resourceType").and_then(Value::as_str))
 }
 
-/// `item.name`: children of one node, typed from the element model.
-pub fn child<'a>(item: &Item<'a>, name: &str, out: &mut Coll<'a>) {
-    let Item::Node(Value::Object(o), ty) = item else {
-        return;
+/// `item.name`: children of one node, typed from the element model. Naming a choice
+/// element by its JSON key (`valueQuantity`) is an error, as the specification says: write
+/// `value.ofType(Quantity)`.
+pub fn child<'a>(item: &Item<'a>, name: &str, out: &mut Coll<'a>) -> Result<(), FhirPathError> {
+    let (node_v, ty) = match item {
+        Item::Node(v, ty) => (*v, *ty),
+        // A primitive's own children (id, extension) live in its `_name` element.
+        Item::PrimExt(_, _, elem) => (*elem, Some("Element")),
+        _ => return Ok(()),
     };
-    let node_v = match item {
-        Item::Node(v, _) => *v,
-        _ => return,
+    let Value::Object(o) = node_v else {
+        return Ok(());
     };
-    let owner = owner_type(node_v, *ty);
+    let owner = owner_type(node_v, ty);
     let index = crate::r4model::global();
-    let mut push = |v: &'a Value, t: Option<&'a str>| {
-        let t = t.filter(|t| *t != "ResourceList");
-        match v {
-            Value::Array(a) => {
-                out.extend(a.iter().filter(|x| !x.is_null()).map(|x| Item::Node(x, t)))
+    let elem_type = |k: &str| -> Option<&'static str> {
+        owner
+            .and_then(|ow| index.element(ow, k))
+            .map(|e| e.type_name.as_str())
+            .filter(|t| *t != "ResourceList")
+    };
+    let mut push = |v: &'a Value, ext: Option<&'a Value>, t: Option<&'a str>| match (v, ext) {
+        (Value::Array(a), ext) => {
+            let exts = ext.and_then(Value::as_array);
+            for (i, x) in a.iter().enumerate() {
+                match exts.and_then(|e| e.get(i)).filter(|e| e.is_object()) {
+                    Some(e) => out.push(Item::PrimExt(x, t, e)),
+                    None if !x.is_null() => out.push(Item::Node(x, t)),
+                    None => {}
+                }
             }
-            Value::Null => {}
-            v => out.push(Item::Node(v, t)),
         }
+        (Value::Null, None) => {}
+        (v, Some(e)) if e.is_object() => out.push(Item::PrimExt(v, t, e)),
+        (v, _) => out.push(Item::Node(v, t)),
     };
     if let Some((k, v)) = o.get_key_value(name) {
-        let t = owner
-            .and_then(|ow| index.element(ow, k))
-            .map(|e| e.type_name.as_str());
-        push(v, t);
-        return;
+        if is_choice_key(owner, k) {
+            return Err(FhirPathError::Semantic(format!(
+                "`{k}` is a choice element: write `{}.ofType(…)`",
+                choice_base(k)
+            )));
+        }
+        let ext = o.get(&format!("_{name}"));
+        push(v, ext, elem_type(k));
+        return Ok(());
+    }
+    if let Some(ext) = o.get(&format!("_{name}")) {
+        // Only the element part is present (a primitive with extensions but no value).
+        push(&Value::Null, Some(ext), elem_type(name));
+        return Ok(());
     }
     for (k, v) in o {
         if k.len() > name.len()
             && k.starts_with(name)
             && k[name.len()..].starts_with(|c: char| c.is_ascii_uppercase())
         {
-            let t = owner
-                .and_then(|ow| index.element(ow, k))
-                .map(|e| e.type_name.as_str())
-                .unwrap_or_else(|| suffix_type(&k[name.len()..]));
-            push(v, Some(t));
+            let t = elem_type(k).unwrap_or_else(|| suffix_type(&k[name.len()..]));
+            let ext = o.get(&format!("_{k}"));
+            push(v, ext, Some(t));
         }
+    }
+    Ok(())
+}
+
+/// `valueQuantity` on a type whose model has `value[x]`: the key is a base name plus a
+/// type name, and at least two elements share that base with type-name suffixes.
+fn is_choice_key(owner: Option<&str>, key: &str) -> bool {
+    let Some(owner) = owner else { return false };
+    let base = choice_base(key);
+    if base.len() == key.len() || base.is_empty() {
+        return false;
+    }
+    let index = crate::r4model::global();
+    let is_type_suffix = |s: &str| {
+        index.has_type(s) && s.starts_with(char::is_uppercase)
+            || PRIMITIVE_SUFFIXES
+                .iter()
+                .any(|p| p[..1].eq_ignore_ascii_case(&s[..1]) && p[1..] == s[1..])
+    };
+    is_type_suffix(&key[base.len()..])
+        && index.element(owner, base).is_none()
+        && index
+            .names(owner)
+            .iter()
+            .filter(|n| {
+                n.len() > base.len()
+                    && n.starts_with(base)
+                    && n[base.len()..].starts_with(|c: char| c.is_ascii_uppercase())
+                    && is_type_suffix(&n[base.len()..])
+            })
+            .count()
+            >= 2
+}
+
+fn choice_base(key: &str) -> &str {
+    match key
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_ascii_uppercase())
+    {
+        Some((i, _)) => &key[..i],
+        None => key,
+    }
+}
+
+/// Type names `is` / `as` / `ofType` accept.
+fn known_type(t: &str) -> bool {
+    let name = t.rsplit('.').next().unwrap_or(t);
+    matches!(
+        name,
+        "Boolean"
+            | "Integer"
+            | "Decimal"
+            | "String"
+            | "Date"
+            | "DateTime"
+            | "Time"
+            | "Quantity"
+            | "Resource"
+            | "DomainResource"
+            | "Element"
+            | "BackboneElement"
+    ) || PRIMITIVE_SUFFIXES.contains(&name)
+        || (name.starts_with(char::is_uppercase) && crate::r4model::global().has_type(name))
+}
+
+fn check_type(t: &str) -> Result<(), FhirPathError> {
+    if known_type(t) {
+        Ok(())
+    } else {
+        Err(exec(format!("unknown type `{t}`")))
     }
 }
 
@@ -382,6 +475,14 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 "ucum" => vec![Item::Str("http://unitsofmeasure.org".into())],
                 "sct" => vec![Item::Str("http://snomed.info/sct".into())],
                 "loinc" => vec![Item::Str("http://loinc.org".into())],
+                n if n.starts_with("vs-") => vec![Item::Str(format!(
+                    "http://hl7.org/fhir/ValueSet/{}",
+                    &n[3..]
+                ))],
+                n if n.starts_with("ext-") => vec![Item::Str(format!(
+                    "http://hl7.org/fhir/StructureDefinition/{}",
+                    &n[4..]
+                ))],
                 _ => (self.env.vars)(name).ok_or_else(|| {
                     FhirPathError::Semantic(format!("undefined variable `%{name}`"))
                 })?,
@@ -399,7 +500,7 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                             }
                         }
                     }
-                    child(item, name, &mut out);
+                    child(item, name, &mut out)?;
                 }
                 out
             }
@@ -407,7 +508,7 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 let input = self.eval(inner, ctx, fr)?;
                 let mut out = Vec::new();
                 for item in &input {
-                    child(item, name, &mut out);
+                    child(item, name, &mut out)?;
                 }
                 out
             }
@@ -433,12 +534,14 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 }
             }
             Expr::Is(inner, t) => {
+                check_type(t)?;
                 let v = self.eval(inner, ctx, fr)?;
-                b(single(&v, "`is`")?.map(|i| i.is_type(t)))
+                b(single(&v, "`is`")?.map(|i| i.is_type(t, true)))
             }
             Expr::As(inner, t) => {
+                check_type(t)?;
                 let v = self.eval(inner, ctx, fr)?;
-                v.into_iter().filter(|i| i.is_type(t)).collect()
+                v.into_iter().filter(|i| i.is_type(t, false)).collect()
             }
             Expr::Binary(op, l, r) => self.binary(*op, l, r, ctx, fr)?,
             Expr::Call(input, name, args) => {
@@ -758,11 +861,12 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 let t = type_arg(&args[0]).ok_or_else(|| {
                     FhirPathError::Semantic(format!("`{name}()` needs a type name"))
                 })?;
+                check_type(&t)?;
                 match name {
-                    "ofType" => input.into_iter().filter(|i| i.is_type(&t)).collect(),
-                    "is" => b(single(&input, name)?.map(|i| i.is_type(&t))),
+                    "ofType" => input.into_iter().filter(|i| i.is_type(&t, false)).collect(),
+                    "is" => b(single(&input, name)?.map(|i| i.is_type(&t, true))),
                     _ => single(&input, name)?
-                        .filter(|i| i.is_type(&t))
+                        .filter(|i| i.is_type(&t, false))
                         .cloned()
                         .into_iter()
                         .collect(),
@@ -835,8 +939,8 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
             "not" => match single(&input, "not()")?.map(Item::prim) {
                 None => vec![],
                 Some(Item::Bool(v)) => b(Some(!v)),
-                Some(Item::Int(n)) => b(Some(n == 0)),
-                Some(_) => return Err(exec("not() needs a boolean")),
+                // Singleton evaluation: any other single item counts as true.
+                Some(_) => b(Some(false)),
             },
             "toBoolean" | "convertsToBoolean" => {
                 let v = single(&input, name)?.map(Item::prim).map(|i| match i {
@@ -923,6 +1027,10 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                     Item::Int(n) => Some(Item::Quantity(Decimal::from(n), "1".into())),
                     Item::Dec(d) => Some(Item::Quantity(d, "1".into())),
                     q @ Item::Quantity(..) => Some(q),
+                    Item::Bool(v) => Some(Item::Quantity(
+                        Decimal::new(if v { 10 } else { 0 }, 1),
+                        "1".into(),
+                    )),
                     Item::Str(s) => parse_quantity_text(&s),
                     _ => None,
                 });
@@ -986,6 +1094,9 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 let (Some(s), Some(p)) = (one_str()?, str_arg(0)?) else {
                     return Ok(vec![]);
                 };
+                if p.is_empty() && name == "replaceMatches" {
+                    return Ok(vec![Item::Str(s)]);
+                }
                 let re = regex::Regex::new(&format!("(?s){p}"))
                     .map_err(|e| exec(format!("bad regular expression: {e}")))?;
                 if name == "matches" {
@@ -1052,7 +1163,7 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 let mut out = Vec::new();
                 for i in &input {
                     let mut exts = Vec::new();
-                    child(i, "extension", &mut exts);
+                    child(i, "extension", &mut exts)?;
                     out.extend(exts.into_iter().filter(|e| matches!(e, Item::Node(v, _) if v.get("url").and_then(Value::as_str) == Some(url.as_str()))));
                 }
                 out
@@ -1089,7 +1200,11 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 let precision = int_arg(0)?;
                 match single(&input, name)?.map(Item::prim) {
                     None => vec![],
-                    Some(Item::Temporal(t)) => vec![Item::Temporal(t.boundary(high))],
+                    Some(Item::Temporal(t)) => t
+                        .boundary_to(high, precision)
+                        .map(Item::Temporal)
+                        .into_iter()
+                        .collect(),
                     Some(Item::Int(n)) => decimal_boundary(Decimal::from(n), high, precision),
                     Some(Item::Dec(d)) => decimal_boundary(d, high, precision),
                     Some(Item::Quantity(d, u)) => decimal_boundary(d, high, precision)
@@ -1187,14 +1302,16 @@ fn temporal<'a>(s: &str, k: Kind) -> Result<Item<'a>, FhirPathError> {
 }
 
 fn temporal_precision_digits(t: &Temporal) -> i64 {
-    let digits = [4, 6, 8, 10, 12, 14];
-    let start = if t.kind == Kind::Time { 3 } else { 0 };
     let p = t.precision();
     if p == 0 {
         return 0;
     }
-    let base = digits[start + p - 1] - if start == 3 { 6 } else { 0 };
-    base + t.frac.as_ref().map_or(0, |f| f.len() as i64)
+    let digits: &[i64] = if t.kind == Kind::Time {
+        &[2, 4, 6]
+    } else {
+        &[4, 6, 8, 10, 12, 14]
+    };
+    digits[p - 1] + t.frac.as_ref().map_or(0, |f| f.len() as i64)
 }
 
 fn convert<'a>(name: &str, v: Option<Option<Item<'a>>>) -> Coll<'a> {
@@ -1240,31 +1357,48 @@ fn parse_quantity_text<'a>(s: &str) -> Option<Item<'a>> {
 }
 
 fn decimal_boundary<'a>(d: Decimal, high: bool, precision: Option<i64>) -> Coll<'a> {
-    // Half a unit of the last written digit either side: 1.0 → 0.95 … 1.05.
+    // Half a unit of the last written digit either side (1.0 → 0.95 … 1.05), then
+    // rounded outwards to the requested digits (8 by default).
+    let p = precision.unwrap_or(8);
+    if !(0..=28).contains(&p) {
+        return vec![];
+    }
+    let p = p as u32;
+    if !d.is_zero() && d.abs() < Decimal::new(1, p) {
+        // No significant digit at that precision: the suite expects zero.
+        return vec![Item::Dec(Decimal::new(0, p))];
+    }
     let half = Decimal::new(5, d.scale() + 1);
     let v = if high { d + half } else { d - half };
-    match precision {
-        None => vec![Item::Dec(v)],
-        Some(p) if !(0..=28).contains(&p) => vec![],
-        Some(p) => {
-            let strategy = if high {
-                RoundingStrategy::ToPositiveInfinity
-            } else {
-                RoundingStrategy::ToNegativeInfinity
-            };
-            vec![Item::Dec(v.round_dp_with_strategy(p as u32, strategy))]
+    let strategy = if high {
+        RoundingStrategy::ToPositiveInfinity
+    } else {
+        RoundingStrategy::ToNegativeInfinity
+    };
+    let mut r = v.round_dp_with_strategy(p, strategy);
+    r.rescale(p);
+    vec![Item::Dec(r)]
+}
+
+fn children<'a>(i: &Item<'a>, out: &mut Coll<'a>) {
+    if let Item::Node(Value::Object(o), ty) = i {
+        for (k, v) in o {
+            if k == "resourceType" || k.starts_with('_') {
+                continue;
+            }
+            let _ = child(&Item::Node(i_value(i), *ty), k, out).or_else(|_| {
+                // Choice elements are children too (under their JSON key).
+                out.push(Item::Node(v, None));
+                Ok::<(), FhirPathError>(())
+            });
         }
     }
 }
 
-fn children<'a>(i: &Item<'a>, out: &mut Coll<'a>) {
-    if let Item::Node(Value::Object(o), _) = i {
-        for k in o.keys() {
-            if k == "resourceType" || k.starts_with('_') {
-                continue;
-            }
-            child(i, k, out);
-        }
+fn i_value<'a>(i: &Item<'a>) -> &'a Value {
+    match i {
+        Item::Node(v, _) | Item::PrimExt(v, ..) => v,
+        _ => &Value::Null,
     }
 }
 
@@ -1273,10 +1407,13 @@ fn arith<'a>(op: BinOp, x: Item<'a>, y: Item<'a>) -> Result<Coll<'a>, FhirPathEr
     if let (Item::Str(a), Item::Str(c), Add) = (&x, &y, op) {
         return Ok(vec![Item::Str(format!("{a}{c}"))]);
     }
+    if let (Item::Temporal(_), Some(_)) = (&x, number(&y)) {
+        return Err(exec("a date/time plus a number needs a unit"));
+    }
     if let (Item::Temporal(t), Item::Quantity(q, u)) = (&x, &y) {
         if matches!(op, Add | Sub) {
             let q = if op == Sub { -*q } else { *q };
-            return Ok(shift_temporal(t, q, u)
+            return Ok(shift_temporal(t, q, u)?
                 .into_iter()
                 .map(Item::Temporal)
                 .collect());
@@ -1289,7 +1426,14 @@ fn arith<'a>(op: BinOp, x: Item<'a>, y: Item<'a>) -> Result<Coll<'a>, FhirPathEr
                 u.clone(),
             )],
             Mul => vec![Item::Quantity(a * c, format!("{u}.{v}"))],
-            Div if !c.is_zero() && u == v => vec![Item::Quantity(a / c, "1".into())],
+            Div if !c.is_zero() => vec![Item::Quantity(
+                a / c,
+                if u == v {
+                    "1".into()
+                } else {
+                    format!("{u}/{v}")
+                },
+            )],
             _ => vec![],
         });
     }
@@ -1338,42 +1482,78 @@ fn arith<'a>(op: BinOp, x: Item<'a>, y: Item<'a>) -> Result<Coll<'a>, FhirPathEr
     })
 }
 
-fn shift_temporal(t: &Temporal, q: Decimal, unit: &str) -> Option<Temporal> {
+/// Date/time arithmetic: calendar keywords and the definite UCUM time units; `'a'`,
+/// `'mo'` and non-time units are errors (the specification's rule).
+fn shift_temporal(t: &Temporal, q: Decimal, unit: &str) -> Result<Option<Temporal>, FhirPathError> {
     use chrono::{Datelike, Duration, Months, NaiveDate, Timelike};
-    let n = q.trunc().to_i64()?;
-    let unit = unit.trim_end_matches('s');
+    let calendar = super::ucum::is_calendar_word(unit);
+    let unit = if calendar {
+        unit.trim_end_matches('s')
+    } else {
+        unit
+    };
+    let ms_per = |u: &str| -> Option<i64> {
+        Some(match u {
+            "week" | "wk" => 604_800_000,
+            "day" | "d" => 86_400_000,
+            "hour" | "h" => 3_600_000,
+            "minute" | "min" => 60_000,
+            "second" | "s" => 1000,
+            "millisecond" | "ms" => 1,
+            _ => return None,
+        })
+    };
     let mut out = t.clone();
     let y = t.parts[0].unwrap_or(2000) as i32;
-    let base = NaiveDate::from_ymd_opt(y, t.parts[1].unwrap_or(1), t.parts[2].unwrap_or(1))?
-        .and_hms_opt(
-            t.parts[3].unwrap_or(0),
-            t.parts[4].unwrap_or(0),
-            t.parts[5].unwrap_or(0),
-        )?;
+    let ms0 = t
+        .frac
+        .as_deref()
+        .map_or(0, |f| format!("{f:0<3}")[..3].parse::<i64>().unwrap_or(0));
+    let Some(base) = NaiveDate::from_ymd_opt(y, t.parts[1].unwrap_or(1), t.parts[2].unwrap_or(1))
+        .and_then(|d| {
+            d.and_hms_milli_opt(
+                t.parts[3].unwrap_or(0),
+                t.parts[4].unwrap_or(0),
+                t.parts[5].unwrap_or(0),
+                ms0 as u32,
+            )
+        })
+    else {
+        return Ok(None);
+    };
     let shifted = match unit {
-        "year" | "a" => {
-            let m = Months::new((n.unsigned_abs() * 12) as u32);
-            if n >= 0 {
-                base.checked_add_months(m)?
+        "year" | "month" => {
+            let n = q.trunc().to_i64().unwrap_or(0);
+            let m = Months::new((n.unsigned_abs() * if unit == "year" { 12 } else { 1 }) as u32);
+            let r = if n >= 0 {
+                base.checked_add_months(m)
             } else {
-                base.checked_sub_months(m)?
+                base.checked_sub_months(m)
+            };
+            match r {
+                Some(r) => r,
+                None => return Ok(None),
             }
         }
-        "month" | "mo" => {
-            let m = Months::new(n.unsigned_abs() as u32);
-            if n >= 0 {
-                base.checked_add_months(m)?
-            } else {
-                base.checked_sub_months(m)?
+        u => match ms_per(u) {
+            Some(per) => {
+                // Below the value's precision the amount is truncated (whole days on a date).
+                // The amount is truncated to whole units, as the suite expects.
+                let total = q.trunc().to_i64().unwrap_or(0) * per;
+                let precision_ms = match t.precision() {
+                    1..=3 if t.kind != Kind::Time => 86_400_000,
+                    4 => 3_600_000,
+                    5 => 60_000,
+                    6 if t.frac.is_none() => 1000,
+                    _ => 1,
+                };
+                if t.kind == Kind::Date && per < 86_400_000 {
+                    return Err(exec("a date cannot be shifted by less than a day"));
+                }
+                base + Duration::milliseconds(total / precision_ms * precision_ms)
             }
-        }
-        "week" | "wk" => base + Duration::weeks(n),
-        "day" | "d" => base + Duration::days(n),
-        "hour" | "h" => base + Duration::hours(n),
-        "minute" | "min" => base + Duration::minutes(n),
-        "second" | "s" => base + Duration::seconds(n),
-        "millisecond" | "ms" => base + Duration::milliseconds(n),
-        _ => return None,
+            None => return Err(exec(format!("cannot add `{unit}` to a date/time"))),
+        },
     };
     let set = |o: &mut Option<u32>, v: u32| {
         if o.is_some() {
@@ -1386,7 +1566,15 @@ fn shift_temporal(t: &Temporal, q: Decimal, unit: &str) -> Option<Temporal> {
     set(&mut out.parts[3], shifted.hour());
     set(&mut out.parts[4], shifted.minute());
     set(&mut out.parts[5], shifted.second());
-    Some(out)
+    if let Some(f) = &out.frac {
+        let ms = format!("{:03}", shifted.nanosecond() / 1_000_000);
+        out.frac = Some(if f.len() >= 3 {
+            format!("{ms}{}", &f[3..])
+        } else {
+            ms[..f.len()].to_owned()
+        });
+    }
+    Ok(Some(out))
 }
 
 fn math<'a>(

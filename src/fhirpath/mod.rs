@@ -11,6 +11,7 @@
 pub mod eval;
 pub mod parser;
 pub mod temporal;
+pub mod ucum;
 pub mod value;
 pub mod view;
 

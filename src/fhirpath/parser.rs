@@ -103,6 +103,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, FhirPathError> {
             while i + 1 < b.len() && !(b[i] == '*' && b[i + 1] == '/') {
                 i += 1;
             }
+            if i + 1 >= b.len() {
+                return Err(err("unterminated comment"));
+            }
             i += 2;
             continue;
         }
@@ -133,17 +136,15 @@ fn lex(src: &str) -> Result<Vec<Tok>, FhirPathError> {
         if c == '@' {
             let start = i + 1;
             i += 1;
-            while i < b.len()
-                && (b[i].is_ascii_alphanumeric() || matches!(b[i], '-' | ':' | '.' | 'T' | 'Z'))
-            {
-                i += 1;
-            }
-            // Time-zone offset sign after a time part.
-            if i < b.len() && b[i] == '+' && b[start..i].contains(&'T') {
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == ':') {
-                    i += 1;
+            while i < b.len() {
+                let ok = b[i].is_ascii_digit()
+                    || matches!(b[i], '-' | ':' | 'T' | 'Z')
+                    || (b[i] == '.' && b.get(i + 1).is_some_and(|c| c.is_ascii_digit()))
+                    || (b[i] == '+' && b[start..i].contains(&'T'));
+                if !ok {
+                    break;
                 }
+                i += 1;
             }
             let text: String = b[start..i].iter().collect();
             if text.is_empty() {
@@ -151,6 +152,8 @@ fn lex(src: &str) -> Result<Vec<Tok>, FhirPathError> {
             }
             if let Some(t) = text.strip_prefix('T') {
                 out.push(Tok::Time(t.to_owned()));
+            } else if let Some(d) = text.strip_suffix('T') {
+                out.push(Tok::DateTime(d.to_owned()));
             } else if text.contains('T') {
                 out.push(Tok::DateTime(text));
             } else {

@@ -64,6 +64,9 @@ impl Temporal {
                 return None;
             }
             let (clock, tz) = split_tz(time)?;
+            if kind == Kind::Time && tz.is_some() {
+                return None;
+            }
             t.tz = tz;
             if !clock.is_empty() {
                 let mut it = clock.split(':');
@@ -142,6 +145,12 @@ impl Temporal {
 
     /// `None` when the answer is unknown (different precision, equal prefix).
     pub fn compare(&self, other: &Temporal) -> Option<Ordering> {
+        if self.tz.is_some() != other.tz.is_some()
+            && self.parts[3].is_some()
+            && other.parts[3].is_some()
+        {
+            return None;
+        }
         let (a, b) = if self.tz.is_some() && other.tz.is_some() && self.tz != other.tz {
             (self.to_utc(), other.to_utc())
         } else {
@@ -209,6 +218,44 @@ impl Temporal {
     /// `lowBoundary()` / `highBoundary()`: the earliest / latest value the precision allows,
     /// to the millisecond (dateTime boundaries without a zone span +14:00 … −12:00).
     pub fn boundary(&self, high: bool) -> Temporal {
+        self.boundary_to(high, None).unwrap_or_else(|| self.clone())
+    }
+
+    /// Boundary to a number of digits (`@2014.lowBoundary(6)` = `@2014-01`); `None` when
+    /// the digits do not name a precision of this kind.
+    pub fn boundary_to(&self, high: bool, digits: Option<i64>) -> Option<Temporal> {
+        let full = self.full_boundary(high);
+        let Some(d) = digits else { return Some(full) };
+        let keep = match (self.kind, d) {
+            (Kind::Time, 2) => 4,
+            (Kind::Time, 4) => 5,
+            (Kind::Time, 6 | 9) => 6,
+            (Kind::Time, _) => return None,
+            (_, 4) => 1,
+            (_, 6) => 2,
+            (_, 8) => 3,
+            (Kind::DateTime, 10) => 4,
+            (Kind::DateTime, 12) => 5,
+            (Kind::DateTime, 14 | 17) => 6,
+            _ => return None,
+        };
+        let mut t = full;
+        for p in t.parts.iter_mut().skip(keep) {
+            *p = None;
+        }
+        if keep < 6 || d == 14 || (self.kind == Kind::Time && d == 6) {
+            t.frac = None;
+        }
+        if keep <= 3 {
+            t.tz = None;
+            if self.kind == Kind::DateTime {
+                t.kind = Kind::Date;
+            }
+        }
+        Some(t)
+    }
+
+    fn full_boundary(&self, high: bool) -> Temporal {
         let mut t = self.clone();
         let year = t.parts[0].unwrap_or(1) as i32;
         if t.kind != Kind::Time {

@@ -14,6 +14,9 @@ pub enum Item<'a> {
     /// A node of the input, with its FHIR type where the model knows it (`Quantity`,
     /// `dateTime`, `code`, a resource type …).
     Node(&'a Value, Option<&'a str>),
+    /// A primitive that also has an element part (`_birthDate`: id, extensions). The value
+    /// may be JSON null when the element carries only extensions.
+    PrimExt(&'a Value, Option<&'a str>, &'a Value),
     Bool(bool),
     Int(i64),
     Dec(Decimal),
@@ -34,8 +37,11 @@ impl<'a> Item<'a> {
     /// Converts a primitive node into its System value (strings, numbers, booleans,
     /// temporals by FHIR type); complex nodes and System values come back unchanged.
     pub fn prim(&self) -> Item<'a> {
-        let Item::Node(v, ty) = self else {
-            return self.clone();
+        let (v, ty) = match self {
+            Item::Node(v, ty) => (v, ty),
+            Item::PrimExt(Value::Null, ..) => return self.clone(),
+            Item::PrimExt(v, ty, _) => return Item::Node(v, *ty).prim(),
+            _ => return self.clone(),
         };
         match v {
             Value::Bool(b) => Item::Bool(*b),
@@ -92,15 +98,17 @@ impl<'a> Item<'a> {
             Item::Int(i) => i.to_string(),
             Item::Dec(d) => d.to_string(),
             Item::Temporal(t) => t.to_text(),
+            Item::Quantity(d, u) if super::ucum::is_calendar_word(&u) => format!("{d} {u}"),
             Item::Quantity(d, u) => format!("{d} '{u}'"),
-            Item::Node(..) => return None,
+            Item::Node(..) | Item::PrimExt(..) => return None,
         })
     }
 
     /// The item's type name: FHIR types for nodes, System types otherwise.
     pub fn type_name(&self) -> (&'static str, String) {
         match self {
-            Item::Node(_, Some(t)) => ("FHIR", t.to_string()),
+            Item::Node(_, Some(t)) | Item::PrimExt(_, Some(t), _) => ("FHIR", t.to_string()),
+            Item::PrimExt(v, None, _) => Item::Node(v, None).type_name(),
             Item::Node(v, None) => (
                 "FHIR",
                 match v {
@@ -140,7 +148,9 @@ impl<'a> Item<'a> {
 
     /// `is(T)` / `ofType(T)`: exact type match, with `FHIR.` / `System.` qualifiers and the
     /// FHIR primitive ↔ System type correspondence of the specification (§ Types).
-    pub fn is_type(&self, spec: &str) -> bool {
+    /// `subtypes`: whether a specialisation matches too (`is` says a `code` is a `string`;
+    /// the suite expects `as`/`ofType` to match the exact type only).
+    pub fn is_type(&self, spec: &str, subtypes: bool) -> bool {
         let (ns, name) = match spec.split_once('.') {
             Some((ns, n)) => (Some(ns), n),
             None => (None, spec),
@@ -159,8 +169,14 @@ impl<'a> Item<'a> {
                 return my_name.eq_ignore_ascii_case(name)
                     || (my_name == "DateTime" && name == "instant");
             }
-            if let Item::Node(_, Some(t)) = self {
-                return is_subtype(t, name);
+            if let Item::Node(_, Some(t)) | Item::PrimExt(_, Some(t), _) = self {
+                return if subtypes {
+                    is_subtype(t, name)
+                } else {
+                    is_quantity_type(t) && name == "Quantity"
+                        || t == &name
+                        || (name == "Resource" || name == "DomainResource") && is_subtype(t, name)
+                };
             }
             if let Item::Node(v, None) = self {
                 return match v {
@@ -181,8 +197,12 @@ fn is_quantity_type(t: &str) -> bool {
     )
 }
 
+/// FHIR type specialisation (`code` is a `string`, `Age` a `Quantity`, …).
 fn is_subtype(t: &str, of: &str) -> bool {
     t == of
+        || (of == "string" && matches!(t, "code" | "id" | "markdown"))
+        || (of == "uri" && matches!(t, "url" | "canonical" | "oid" | "uuid"))
+        || (of == "integer" && matches!(t, "positiveInt" | "unsignedInt"))
         || (of == "Quantity" && is_quantity_type(t))
         || of == "Resource" && t.starts_with(char::is_uppercase) && !t.contains('_')
         || of == "DomainResource" && t.starts_with(char::is_uppercase) && !t.contains('_')
@@ -194,10 +214,15 @@ pub fn equals(a: &Item, b: &Item) -> Option<bool> {
     match (&a, &b) {
         (Item::Node(x, _), Item::Node(y, _)) => Some(x == y),
         (Item::Node(..), _) | (_, Item::Node(..)) => Some(false),
+        (Item::Temporal(x), Item::Temporal(y))
+            if (x.kind == Kind::Time) != (y.kind == Kind::Time) =>
+        {
+            Some(false)
+        }
         (Item::Temporal(_), _) | (_, Item::Temporal(_)) => {
             compare(&a, &b).map(|o| o == Ordering::Equal)
         }
-        (Item::Quantity(x, u), Item::Quantity(y, v)) => Some(x == y && u == v),
+        (Item::Quantity(..), Item::Quantity(..)) => compare(&a, &b).map(|o| o == Ordering::Equal),
         (Item::Str(x), Item::Str(y)) => Some(x == y),
         (Item::Bool(x), Item::Bool(y)) => Some(x == y),
         _ => match (number(&a), number(&b)) {
@@ -228,6 +253,16 @@ pub fn equivalent(a: &Item, b: &Item) -> bool {
             _ => false,
         },
         (Item::Temporal(x), Item::Temporal(y)) => x.compare(y) == Some(Ordering::Equal),
+        (Item::Quantity(x, u), Item::Quantity(y, v)) => {
+            match (quantity_unit(u), quantity_unit(v)) {
+                // Compared in the first unit, at the lesser written precision.
+                (Some(u), Some(v)) => super::ucum::convert(*y, v, u).is_some_and(|yy| {
+                    let dp = x.scale().min(y.scale());
+                    x.round_dp(dp) == yy.round_dp(dp)
+                }),
+                _ => false,
+            }
+        }
         _ => equals(&a, &b).unwrap_or(false),
     }
 }
@@ -256,15 +291,30 @@ pub fn compare(a: &Item, b: &Item) -> Option<Ordering> {
         // A string compared with a temporal is read as that temporal (constants, literals).
         (Item::Str(s), Item::Temporal(t)) => Temporal::parse(s, t.kind)?.compare(t),
         (Item::Temporal(t), Item::Str(s)) => t.compare(&Temporal::parse(s, t.kind)?),
-        (Item::Quantity(x, u), Item::Quantity(y, v)) if u == v => Some(x.cmp(y)),
+        (Item::Quantity(x, u), Item::Quantity(y, v)) => {
+            let (u, v) = (quantity_unit(u)?, quantity_unit(v)?);
+            if u == v {
+                return Some(x.cmp(y));
+            }
+            Some(super::ucum::convert(*x, u, v)?.cmp(y))
+        }
         _ => Some(number(&a)?.cmp(&number(&b)?)),
     }
+}
+
+/// The UCUM code of a quantity unit; calendar `year`/`month` have none (not comparable
+/// with definite durations).
+fn quantity_unit(u: &str) -> Option<&str> {
+    if super::ucum::is_calendar_word(u) {
+        return super::ucum::calendar_code(u);
+    }
+    Some(u)
 }
 
 /// Converts a value for output (view columns, test comparison).
 pub fn to_json(i: &Item) -> Value {
     match i {
-        Item::Node(v, _) => (*v).clone(),
+        Item::Node(v, _) | Item::PrimExt(v, ..) => (*v).clone(),
         Item::Bool(b) => Value::Bool(*b),
         Item::Int(n) => Value::from(*n),
         Item::Dec(d) => decimal_json(d),
