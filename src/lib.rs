@@ -6,8 +6,11 @@
 pub mod diagnostics;
 pub mod fhir;
 pub mod fhirpath;
+pub mod formats;
 pub mod hl7;
 pub mod mapping;
 pub mod r4model;
+pub mod sdtm;
 pub mod ssmix2;
 pub mod synth;
+pub mod yaml;

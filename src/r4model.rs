@@ -126,4 +126,3 @@ mod tests {
         assert_eq!(did_you_mean("gendr", &ix.names("Patient")), Some("gender"));
     }
 }
-

@@ -1,7 +1,9 @@
 use super::progress;
-use kakehashi::fhir::{convert_storage, FhirOptions};
+use kakehashi::diagnostics::{Diagnostic, Tally};
+use kakehashi::fhir::{convert_storage, convert_storage_with, FhirOptions};
 use kakehashi::hl7::Offset;
 use kakehashi::mapping::MappingSet;
+use kakehashi::sdtm::{Engine, Output, SdtmSpec, Study, SubjectKey};
 use kakehashi::ssmix2::{StatePolicy, Storage};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +12,8 @@ use std::process::ExitCode;
 pub enum Target {
     /// SS-MIX2 storage → FHIR R4 (JP Core) as Bulk-Data NDJSON, one file per resource type.
     Fhir(FhirArgs),
+    /// FHIR R4 (NDJSON, Bundles, resources; ours or anyone's) → CDISC SDTM datasets.
+    Sdtm(SdtmArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -46,6 +50,7 @@ pub struct FhirArgs {
 pub fn run(t: Target) -> ExitCode {
     match t {
         Target::Fhir(a) => fhir(a),
+        Target::Sdtm(a) => sdtm(a),
     }
 }
 
@@ -114,5 +119,281 @@ fn fhir(a: FhirArgs) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// What every SDTM run needs besides its input.
+#[derive(clap::Args, Debug)]
+pub struct SdtmOpts {
+    /// Study file (YAML; only `study_id` is required — see README "Study file").
+    #[arg(long)]
+    pub study: PathBuf,
+    /// Folder overriding or extending the embedded SDTM mapping files, file by file
+    /// (domains/, terminology/).
+    #[arg(long)]
+    pub sdtm_mappings: Option<PathBuf>,
+    /// File holding the key for subject pseudonyms (at least 16 bytes). Without it the
+    /// environment variable KAKEHASHI_SUBJECT_KEY is used; the key is never printed.
+    #[arg(long)]
+    pub subject_key_file: Option<PathBuf>,
+    /// Use the documented demonstration key (synthetic data only).
+    #[arg(long)]
+    pub demo_key: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SdtmArgs {
+    /// FHIR R4 input: NDJSON files, Bundle or resource JSON files, or folders of them.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder for the SDTM datasets.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub sdtm: SdtmOpts,
+}
+
+fn subject_key(o: &SdtmOpts) -> Result<SubjectKey, String> {
+    if let Some(f) = &o.subject_key_file {
+        let bytes = std::fs::read(f).map_err(|e| format!("cannot read --subject-key-file: {e}"))?;
+        return SubjectKey::new(&bytes)
+            .ok_or_else(|| "the subject key must be at least 16 bytes".to_owned());
+    }
+    if let Ok(k) = std::env::var("KAKEHASHI_SUBJECT_KEY") {
+        return SubjectKey::new(k.as_bytes())
+            .ok_or_else(|| "KAKEHASHI_SUBJECT_KEY must be at least 16 bytes".to_owned());
+    }
+    if o.demo_key {
+        eprintln!("warning: using the public demonstration subject key (--demo-key): never for real patients");
+        return Ok(SubjectKey::demo());
+    }
+    Err("no subject key: give --subject-key-file, set KAKEHASHI_SUBJECT_KEY, or --demo-key for synthetic data".into())
+}
+
+fn print_diags(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey), ExitCode> {
+    let spec = SdtmSpec::load(o.sdtm_mappings.as_deref()).map_err(|d| {
+        print_diags(&d);
+        eprintln!("error: the SDTM mapping files have errors; nothing was converted");
+        ExitCode::from(1)
+    })?;
+    let study = Study::load(&o.study).map_err(|d| {
+        print_diags(&d);
+        ExitCode::from(1)
+    })?;
+    let key = subject_key(o).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok((spec, study, key))
+}
+
+/// Writes the SDTM datasets and the run report; prints a summary. Returns the error count.
+fn finish_sdtm(
+    out: &Output,
+    dir: &std::path::Path,
+    study: &Study,
+    key: &SubjectKey,
+) -> Result<usize, std::io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let written = kakehashi::sdtm::write_csv(out, dir)?;
+    let mut w = kakehashi::fhir::ndjson::Writer::create(dir)?;
+    w.write_diagnostics(&out.diagnostics)?;
+    let report = serde_json::json!({
+        "study_id": study.study_id,
+        "subjects": out.subjects,
+        "resources": out.resources,
+        "records_outside_date_window": out.dropped_by_window,
+        "subject_key_digest": key.digest(),
+        "datasets": out.datasets.iter().map(|d| serde_json::json!({"name": d.name, "records": d.rows.len(), "variables": d.columns.len()})).collect::<Vec<_>>(),
+        "japanese_datasets": out.japanese.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+    });
+    w.write_json("report.json", &report)?;
+    w.finish()?;
+    let mut t = Tally::default();
+    for d in &out.diagnostics {
+        t.add(d);
+    }
+    println!(
+        "SDTM: {} subjects from {} resources",
+        out.subjects, out.resources
+    );
+    for d in &out.datasets {
+        println!("  {:<8} {:>8} records", d.name, d.rows.len());
+    }
+    if !out.japanese.is_empty() {
+        println!("  Japanese-text datasets in {}", dir.join("ja").display());
+    }
+    println!(
+        "diagnostics: {} error(s), {} warning(s), {} note(s) — {} files written to {}",
+        t.errors,
+        t.warnings,
+        t.notes,
+        written.len(),
+        dir.display()
+    );
+    for d in out.diagnostics.iter().filter(|d| d.is_error()).take(10) {
+        eprintln!("{d}");
+    }
+    Ok(t.errors)
+}
+
+fn sdtm(a: SdtmArgs) -> ExitCode {
+    let (spec, study, key) = match load_sdtm(&a.sdtm) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let pb = progress("reading FHIR");
+    let (resources, mut read_diags) = kakehashi::fhir::input::read_all(&a.inputs);
+    pb.set_message(format!("converting {} resources", resources.len()));
+    let mut engine = match Engine::new(&spec, &study, key.clone()) {
+        Ok(e) => e,
+        Err(d) => {
+            print_diags(&d);
+            return ExitCode::from(1);
+        }
+    };
+    let mut out = kakehashi::sdtm::convert_resources(&mut engine, resources);
+    pb.finish_and_clear();
+    read_diags.append(&mut out.diagnostics);
+    out.diagnostics = read_diags;
+    match finish_sdtm(&out, &a.output, &study, &key) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: cannot write under {}: {e}", a.output.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// SS-MIX2 → FHIR → SDTM in one pass: each patient's FHIR resources go straight to the SDTM
+/// engine while they are in memory; FHIR NDJSON is written to OUT/fhir, SDTM to OUT/sdtm.
+pub fn end_to_end(a: AllArgs) -> ExitCode {
+    let (spec, study, key) = match load_sdtm(&a.sdtm) {
+        Ok(x) => x,
+        Err(c) => return c,
+    };
+    let Some(offset) = Offset::parse(&a.tz_offset) else {
+        eprintln!("error: --tz-offset must look like +09:00");
+        return ExitCode::from(2);
+    };
+    let set = match MappingSet::load(a.mappings.as_deref()) {
+        Ok(s) => s,
+        Err(diags) => {
+            print_diags(&diags);
+            return ExitCode::from(1);
+        }
+    };
+    let engine = match Engine::new(&spec, &study, key.clone()) {
+        Ok(e) => e,
+        Err(d) => {
+            print_diags(&d);
+            return ExitCode::from(1);
+        }
+    };
+    let storage = Storage::open(&a.roots);
+    let policy = StatePolicy {
+        snapshot_types: a.snapshot_types.clone(),
+    };
+    let opts = FhirOptions {
+        facility: a.facility.clone(),
+        offset,
+        bundles: false,
+        history: false,
+    };
+    let pb = progress("converting");
+    let mut results = Vec::new();
+    let next = |resources: &[serde_json::Value]| {
+        let (groups, _) = kakehashi::sdtm::engine::by_patient(resources.to_vec());
+        groups
+            .iter()
+            .map(|(k, rs)| engine.subject(k, rs))
+            .collect::<Vec<_>>()
+    };
+    let r = convert_storage_with(
+        &storage,
+        &set,
+        &policy,
+        &opts,
+        &a.output.join("fhir"),
+        |run| pb.set_message(format!("{} patients", run.patients)),
+        &next,
+        |rs| results.extend(rs),
+    );
+    pb.finish_and_clear();
+    let run = match r {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot write under {}: {e}", a.output.display());
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "FHIR: patients {}, messages {} ({} converted), {} resources — {}",
+        run.patients,
+        run.messages,
+        run.messages_converted,
+        run.resources.values().sum::<usize>(),
+        a.output.join("fhir").display()
+    );
+    let mut out = kakehashi::sdtm::collect(&engine, results);
+    let mut all = run.diagnostics.clone();
+    all.append(&mut out.diagnostics);
+    out.diagnostics = all;
+    match finish_sdtm(&out, &a.output.join("sdtm"), &study, &key) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: cannot write under {}: {e}", a.output.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `kakehashi convert ROOT… --study S -o OUT`: both stages.
+#[derive(clap::Args, Debug)]
+pub struct AllArgs {
+    /// SS-MIX2 storage roots.
+    pub roots: Vec<PathBuf>,
+    /// Output folder: fhir/ and sdtm/ are written under it.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub sdtm: SdtmOpts,
+    /// Folder of SS-MIX2 → FHIR mapping overrides (as for `convert fhir`).
+    #[arg(long)]
+    pub mappings: Option<PathBuf>,
+    #[arg(long, default_value = "0000000000")]
+    pub facility: String,
+    #[arg(long, default_value = "+09:00")]
+    pub tz_offset: String,
+    #[arg(long, value_delimiter = ',', default_value = "ADT-00")]
+    pub snapshot_types: Vec<String>,
+}
+
+/// `convert`: a stage (`fhir`, `sdtm`) or, with SS-MIX2 roots and --study, both.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ConvertCmd {
+    #[command(subcommand)]
+    pub target: Option<Target>,
+    #[command(flatten)]
+    pub all: Option<AllArgs>,
+}
+
+pub fn run_cmd(c: ConvertCmd) -> ExitCode {
+    match (c.target, c.all) {
+        (Some(t), _) => run(t),
+        (None, Some(a)) if !a.roots.is_empty() => end_to_end(a),
+        _ => {
+            eprintln!("error: give SS-MIX2 roots with --study and -o (both stages), or a stage: `convert fhir` / `convert sdtm`");
+            ExitCode::from(2)
+        }
     }
 }

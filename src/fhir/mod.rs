@@ -1,6 +1,7 @@
 //! SS-MIX2 → FHIR R4: resource assembly from mapping files, logical ids, Bulk-Data NDJSON.
 
 pub mod assemble;
+pub mod input;
 pub mod ndjson;
 
 pub use assemble::{convert_message, logical_id, Converted, FhirOptions};
@@ -56,7 +57,8 @@ pub struct FhirRun {
 /// Per message: data type, converted?, fields (read?), unmapped (table, code) pairs.
 type MessageCoverage = (String, bool, Vec<(String, bool)>, Vec<(String, String)>);
 
-struct PatientOut {
+struct PatientOut<H> {
+    next_out: H,
     resources: Vec<Value>,
     history: Vec<Value>,
     bundle: Option<(String, Value)>,
@@ -75,7 +77,24 @@ pub fn convert_storage(
     policy: &StatePolicy,
     opts: &FhirOptions,
     out: &Path,
+    progress: impl FnMut(&FhirRun),
+) -> std::io::Result<FhirRun> {
+    convert_storage_with(storage, set, policy, opts, out, progress, &|_| (), |_| {})
+}
+
+/// [`convert_storage`] plus a next stage per patient: `next` runs on the worker threads with
+/// the patient's current resources (while they are in memory), `collect` receives its
+/// results in patient order. This is how SS-MIX2 → SDTM runs in one pass.
+#[allow(clippy::too_many_arguments)]
+pub fn convert_storage_with<H: Send>(
+    storage: &Storage,
+    set: &MappingSet,
+    policy: &StatePolicy,
+    opts: &FhirOptions,
+    out: &Path,
     mut progress: impl FnMut(&FhirRun),
+    next: &(dyn Fn(&[Value]) -> H + Sync),
+    mut collect: impl FnMut(H),
 ) -> std::io::Result<FhirRun> {
     let mut writer = ndjson::Writer::create(out)?;
     let mut run = FhirRun::default();
@@ -202,7 +221,9 @@ pub fn convert_storage(
                         .help("the archive has no message producing it (for Patient: no ADT-00 for this patient)"),
                 );
             }
+            let next_out = next(&resources);
             PatientOut {
+                next_out,
                 resources,
                 history,
                 bundle: bundle.map(|b| (pf.patient_id.clone(), b)),
@@ -215,6 +236,7 @@ pub fn convert_storage(
         |r| {
             match r {
                 Ok(p) => {
+                    collect(p.next_out);
                     run.patients += 1;
                     run.messages += p.messages;
                     run.messages_converted += p.converted;

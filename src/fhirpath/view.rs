@@ -58,7 +58,7 @@ pub struct View {
     pub resource: String,
     root: Select,
     wheres: Vec<Expr>,
-    constants: HashMap<String, Item<'static>>,
+    constants: HashMap<String, Vec<Item<'static>>>,
 }
 
 impl Select {
@@ -272,6 +272,16 @@ type Row = Vec<Value>;
 impl View {
     /// Compiles a ViewDefinition (with or without `resourceType`).
     pub fn compile(v: &Value, functions: &dyn Functions) -> Result<View, ViewError> {
+        View::compile_with(v, functions, &[])
+    }
+
+    /// Compiles with extra `%name` values supplied by the caller (study settings such as
+    /// `%study_products`), visible like the view's own constants.
+    pub fn compile_with(
+        v: &Value,
+        functions: &dyn Functions,
+        external: &[(String, Vec<Item<'static>>)],
+    ) -> Result<View, ViewError> {
         let o = v
             .as_object()
             .ok_or_else(|| verr("", "a ViewDefinition must be a JSON object"))?;
@@ -292,8 +302,11 @@ impl View {
                 .ok_or_else(|| verr("/constant", "constant is a list"))?;
             for (i, c) in arr.iter().enumerate() {
                 let (n, item) = constant_item(c, &format!("/constant/{i}"))?;
-                constants.insert(n, item);
+                constants.insert(n, vec![item]);
             }
+        }
+        for (n, items) in external {
+            constants.entry(n.clone()).or_insert_with(|| items.clone());
         }
         let comp = Compiler {
             functions,
@@ -386,7 +399,7 @@ impl View {
             if name == "rowIndex" {
                 return Some(vec![Item::Int(row_index)]);
             }
-            self.constants.get(name).map(|i| vec![i.clone()])
+            self.constants.get(name).cloned()
         };
         let env = Env {
             resource: vec![Item::Node(resource, None)],

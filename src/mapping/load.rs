@@ -7,10 +7,10 @@
 //! Every problem is a diagnostic at `file:line:col`.
 
 use super::model::*;
-use super::yaml::{self, Doc};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::hl7::{FieldPath, Structures};
 use crate::r4model::{did_you_mean, is_primitive, FhirIndex};
+use crate::yaml::{self, Doc};
 use include_dir::{include_dir, Dir};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};

@@ -8,6 +8,5 @@ pub mod examples;
 
 pub mod load;
 pub mod model;
-pub mod yaml;
 
 pub use load::MappingSet;

@@ -1,4 +1,5 @@
-//! YAML → `serde_json::Value`, keeping where every node came from.
+//! YAML → `serde_json::Value`, keeping where every node came from (shared by the mapping
+//! files of both stages and the study file).
 //!
 //! The mapping files are YAML for people and JSON Schema-checked for machines; errors must
 //! point at `file:line:col`, which serde-based YAML loaders do not keep. So the document is

@@ -1,0 +1,165 @@
+//! Reading FHIR R4 from anywhere: Bulk-Data NDJSON, Bundles of any type (transaction,
+//! collection, searchset — Synthea, hospital exports), or single resources, from files or
+//! folders. Bundle-internal references (`urn:uuid:…` full URLs) are rewritten to
+//! `Type/id` so references resolve the same way whatever the source.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::diagnostics::{Diagnostic, Location};
+
+/// All resources under the given files/folders, in path order (and file order within).
+pub fn read_all(paths: &[PathBuf]) -> (Vec<Value>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for e in walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+            {
+                let path = e.path();
+                if e.file_type().is_file() && is_fhir_file(path) && !is_ours_not_data(path) {
+                    files.push(path.to_path_buf());
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    for f in files {
+        read_file(&f, &mut out, &mut diags);
+    }
+    (out, diags)
+}
+
+fn is_fhir_file(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "ndjson" || x == "json")
+}
+
+/// Files our own FHIR stage writes next to the data (not resources).
+fn is_ours_not_data(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name == "diagnostics.ndjson"
+        || name == "coverage.json"
+        || p.components().any(|c| c.as_os_str() == "history")
+}
+
+pub fn read_file(path: &Path, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                "R001",
+                format!("cannot read: {e}"),
+                Location::file(path),
+            ));
+            return;
+        }
+    };
+    let ndjson = path.extension().is_some_and(|x| x == "ndjson");
+    if ndjson {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(line) {
+                Ok(v) => add(v, path, i + 1, out, diags),
+                Err(e) => diags.push(
+                    Diagnostic::error(
+                        "R002",
+                        format!("not JSON: {}", e),
+                        Location::file(path).with_line(i + 1),
+                    )
+                    .help("each NDJSON line must be one FHIR resource"),
+                ),
+            }
+        }
+    } else {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => add(v, path, 1, out, diags),
+            Err(e) => {
+                let mut l = Location::file(path).with_line(e.line());
+                l.column = Some(e.column());
+                diags.push(Diagnostic::error("R002", format!("not JSON: {e}"), l));
+            }
+        }
+    }
+}
+
+fn add(v: Value, path: &Path, line: usize, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>) {
+    match v.get("resourceType").and_then(Value::as_str) {
+        Some("Bundle") => {
+            let entries = v
+                .get("entry")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut urls = HashMap::new();
+            for e in &entries {
+                if let (Some(full), Some(r)) =
+                    (e.get("fullUrl").and_then(Value::as_str), e.get("resource"))
+                {
+                    if let (Some(t), Some(id)) = (
+                        r.get("resourceType").and_then(Value::as_str),
+                        r.get("id").and_then(Value::as_str),
+                    ) {
+                        urls.insert(full.to_owned(), format!("{t}/{id}"));
+                    }
+                }
+            }
+            for e in entries {
+                let Some(mut r) = e.get("resource").cloned() else {
+                    continue;
+                };
+                if r.get("id").is_none() {
+                    diags.push(Diagnostic::warning(
+                        "R003",
+                        "a Bundle entry has a resource without id; it is skipped",
+                        Location::file(path).with_line(line),
+                    ));
+                    continue;
+                }
+                rewrite_references(&mut r, &urls);
+                add(r, path, line, out, diags);
+            }
+        }
+        Some(_) if v.get("id").and_then(Value::as_str).is_some() => out.push(v),
+        Some(_) => diags.push(Diagnostic::warning(
+            "R003",
+            "a resource without id is skipped",
+            Location::file(path).with_line(line),
+        )),
+        None => diags.push(Diagnostic::error(
+            "R004",
+            "not a FHIR resource (no resourceType)",
+            Location::file(path).with_line(line),
+        )),
+    }
+}
+
+fn rewrite_references(v: &mut Value, urls: &HashMap<String, String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k == "reference" {
+                    if let Some(new) = x.as_str().and_then(|s| urls.get(s)) {
+                        *x = Value::from(new.clone());
+                    }
+                } else {
+                    rewrite_references(x, urls);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                rewrite_references(x, urls);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,8 @@
+//! Plain tables with their metadata, and the files they are written to (CSV now; SAS
+//! XPORT v5, Dataset-JSON and Define-XML build on the same model). Knows nothing about
+//! how the tables were made.
+
+pub mod csv;
+pub mod table;
+
+pub use table::{Cell, ColumnMeta, Dataset, VarType};

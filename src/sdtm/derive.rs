@@ -1,0 +1,522 @@
+//! Derivations, per subject: reference dates, visits, study days, epochs, standardised
+//! results and reference-range indicators, DM's subject-level variables, sorting by the
+//! natural keys, --SEQ, and SUPP-- records. Which ones a domain gets is declared in its
+//! mapping file (`derive:`); the rules themselves are SDTMIG 3.4 and are documented here.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::prelude::*;
+use serde_json::Value;
+
+use super::engine::{Engine, Row, SubjectOut};
+use super::spec::{Domain, Results};
+use super::study::{ReferenceStart, Window};
+use crate::fhirpath::ucum;
+
+pub fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "Y" } else { "N" }.to_owned()),
+        _ => None,
+    }
+}
+
+/// The complete calendar date at the start of an ISO 8601 value, if it has one.
+pub fn date_of(dtc: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(dtc.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// SDTMIG §4.4.4: on or after the reference date `date − ref + 1`, before it `date − ref`;
+/// there is no day 0, and partial dates get none.
+pub fn study_day(dtc: &str, rfstdtc: &str) -> Option<i64> {
+    let d = (date_of(dtc)? - date_of(rfstdtc)?).num_days();
+    Some(if d >= 0 { d + 1 } else { d })
+}
+
+fn min_max(rows: &[Row], vars: &[&str]) -> (Option<String>, Option<String>) {
+    let mut all: Vec<String> = rows
+        .iter()
+        .flat_map(|r| vars.iter().filter_map(|v| text(r.get(*v))))
+        .collect();
+    all.sort();
+    (all.first().cloned(), all.last().cloned())
+}
+
+fn window<'w>(ws: &'w [Window], day: i64) -> Option<&'w Window> {
+    ws.iter()
+        .find(|w| w.day_from.is_none_or(|f| day >= f) && w.day_to.is_none_or(|t| day <= t))
+}
+
+pub fn subject(engine: &Engine, out: &mut SubjectOut) {
+    let study = engine.study;
+    let empty = Vec::new();
+    let sv = out.rows.get("SV").unwrap_or(&empty);
+    let ex = out.rows.get("EX").unwrap_or(&empty);
+    let (first_enc, last_enc) = min_max(sv, &["SVSTDTC", "SVENDTC"]);
+    let (first_dose, last_dose) = min_max(ex, &["EXSTDTC", "EXENDTC"]);
+    let (rfst, rfen) = match study.reference_start {
+        ReferenceStart::FirstEncounter => (first_enc.clone(), last_enc.clone()),
+        ReferenceStart::FirstDose => (first_dose.clone(), last_dose.clone()),
+        ReferenceStart::FirstDoseOrEncounter => {
+            if first_dose.is_some() {
+                (first_dose.clone(), last_dose.clone())
+            } else {
+                (first_enc.clone(), last_enc.clone())
+            }
+        }
+    };
+
+    // Visits: SV records numbered by the study's windows, else chronologically.
+    let mut by_encounter: BTreeMap<String, (Value, Value)> = BTreeMap::new();
+    let mut by_date: BTreeMap<String, (Value, Value)> = BTreeMap::new();
+    if let Some(sv_rows) = out.rows.get_mut("SV") {
+        sv_rows.sort_by(|a, b| text(a.get("SVSTDTC")).cmp(&text(b.get("SVSTDTC"))));
+        let mut n = 0;
+        let mut unscheduled: BTreeMap<String, u32> = BTreeMap::new();
+        for row in sv_rows.iter_mut() {
+            let start = text(row.get("SVSTDTC")).unwrap_or_default();
+            let (num, name) = if study.visits.is_empty() {
+                n += 1;
+                (Value::from(n), Value::from(format!("VISIT {n}")))
+            } else {
+                let day = rfst.as_deref().and_then(|r| study_day(&start, r));
+                match day.and_then(|d| window(&study.visits, d)) {
+                    Some(w) => (
+                        w.number
+                            .as_deref()
+                            .and_then(|x| x.parse::<serde_json::Number>().ok())
+                            .map(Value::Number)
+                            .unwrap_or(Value::Null),
+                        Value::from(w.name.clone()),
+                    ),
+                    None => {
+                        // Unscheduled: numbered after the last planned visit, in order.
+                        let base = study
+                            .visits
+                            .iter()
+                            .filter_map(|w| w.number.as_deref()?.parse::<f64>().ok())
+                            .fold(0.0, f64::max);
+                        let k = unscheduled.entry(String::new()).or_insert(0);
+                        *k += 1;
+                        (
+                            Value::from(base + f64::from(*k) / 100.0),
+                            Value::from("UNSCHEDULED"),
+                        )
+                    }
+                }
+            };
+            row.insert("VISITNUM".into(), num.clone());
+            row.insert("VISIT".into(), name.clone());
+            if let Some(e) = text(row.get("encounter")) {
+                by_encounter.insert(e, (num.clone(), name.clone()));
+            }
+            if let Some(d) = start.get(..10) {
+                by_date.entry(d.to_owned()).or_insert((num, name));
+            }
+        }
+    }
+
+    let patient_ids = out
+        .rows
+        .get("DM")
+        .and_then(|r| r.first())
+        .and_then(|r| text(r.get("patient_id")));
+    let domains: Vec<String> = out.rows.keys().cloned().collect();
+    for name in domains {
+        let Some(d) = engine.domain(&name) else {
+            continue;
+        };
+        let rows = out.rows.get_mut(&name).expect("listed above");
+        for row in rows.iter_mut() {
+            if d.derive.subject_level {
+                subject_level(
+                    engine,
+                    d,
+                    row,
+                    rfst.as_deref(),
+                    rfen.as_deref(),
+                    (&first_dose, &last_dose),
+                    patient_ids.as_deref(),
+                );
+            }
+            if let Some((enc, dtc)) = &d.derive.visit {
+                if d.domain != "SV" {
+                    let hit = enc
+                        .as_ref()
+                        .and_then(|e| text(row.get(e)))
+                        .and_then(|e| by_encounter.get(&e))
+                        .or_else(|| text(row.get(dtc)).and_then(|x| by_date.get(x.get(..10)?)));
+                    if let Some((num, vis)) = hit {
+                        row.insert("VISITNUM".into(), num.clone());
+                        row.insert("VISIT".into(), vis.clone());
+                    }
+                }
+            }
+            for (dtc, dy) in &d.derive.study_days {
+                let v = rfst
+                    .as_deref()
+                    .and_then(|r| study_day(&text(row.get(dtc))?, r))
+                    .map(Value::from)
+                    .unwrap_or(Value::Null);
+                row.insert(dy.clone(), v);
+            }
+            if let Some(var) = &d.derive.epoch {
+                let e = rfst
+                    .as_deref()
+                    .and_then(|r| study_day(&text(row.get(var))?, r))
+                    .and_then(|day| window(&study.epochs, day))
+                    .map(|w| Value::from(w.name.clone()))
+                    .unwrap_or(Value::Null);
+                row.insert("EPOCH".into(), e);
+            }
+            if let Some(r) = &d.derive.results {
+                results(engine, r, row);
+            }
+        }
+        // The study's date window, on each record's main date.
+        if study.date_from.is_some() || study.date_to.is_some() {
+            let main = d
+                .derive
+                .visit
+                .as_ref()
+                .map(|(_, v)| v.clone())
+                .or_else(|| d.derive.study_days.first().map(|(v, _)| v.clone()));
+            if let Some(main) = main {
+                let before = rows.len();
+                rows.retain(|r| match text(r.get(&main)) {
+                    None => true,
+                    Some(x) => {
+                        let n = x.len().min(10);
+                        study
+                            .date_from
+                            .as_deref()
+                            .is_none_or(|f| x[..n] >= f[..n.min(f.len())])
+                            && study
+                                .date_to
+                                .as_deref()
+                                .is_none_or(|t| x[..n] <= t[..n.min(t.len())])
+                    }
+                });
+                out.dropped_by_window += before - rows.len();
+            }
+        }
+        if let Some((flag, by, dtc)) = &d.derive.last_before_exposure {
+            // Last record per test dated on or before the first exposure (RFXSTDTC; the
+            // reference start when there is no exposure data).
+            let reference = first_dose.as_deref().or(rfst.as_deref());
+            let mut last: BTreeMap<String, (String, usize)> = BTreeMap::new();
+            for (i, row) in rows.iter().enumerate() {
+                let (Some(test), Some(when), Some(r)) =
+                    (text(row.get(by)), text(row.get(dtc)), reference)
+                else {
+                    continue;
+                };
+                let n = when.len().min(r.len());
+                if when[..n] <= r[..n] && last.get(&test).is_none_or(|(w, _)| when >= *w) {
+                    last.insert(test, (when, i));
+                }
+            }
+            for row in rows.iter_mut() {
+                row.insert(flag.clone(), Value::Null);
+            }
+            for (_, (_, i)) in last {
+                rows[i].insert(flag.clone(), Value::from("Y"));
+            }
+        }
+        // Natural-key order, then --SEQ.
+        rows.sort_by(|a, b| {
+            for k in &d.keys {
+                let o = cmp_values(a.get(k), b.get(k));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+        if let Some(seq) = &d.derive.seq {
+            for (i, row) in rows.iter_mut().enumerate() {
+                row.insert(seq.clone(), Value::from(i + 1));
+            }
+        }
+        for v in &d.variables {
+            if v.core == "Req" {
+                let missing = rows
+                    .iter()
+                    .filter(|r| text(r.get(&v.name)).is_none())
+                    .count();
+                if missing > 0 {
+                    *out.counts
+                        .entry(("D003", d.file.clone(), format!("{}.{}", d.domain, v.name)))
+                        .or_default() += missing;
+                }
+            }
+        }
+        if let Some(r) = &d.derive.results {
+            for row in rows.iter() {
+                if row.get("_unconverted").is_some() {
+                    let what = format!(
+                        "{}.{}: {} → {}",
+                        d.domain,
+                        r.orres,
+                        text(r.ucum.as_ref().and_then(|u| row.get(u))).unwrap_or_default(),
+                        text(r.standard_unit.as_ref().and_then(|u| row.get(u))).unwrap_or_default()
+                    );
+                    *out.counts
+                        .entry(("D007", d.file.clone(), what))
+                        .or_default() += 1;
+                }
+            }
+        }
+        if !d.supp.is_empty() {
+            let seq = d.derive.seq.clone().unwrap_or_default();
+            let mut supp = Vec::new();
+            for row in rows.iter() {
+                for s in &d.supp {
+                    let Some(val) = text(row.get(&s.column)) else {
+                        continue;
+                    };
+                    let mut r = Row::new();
+                    r.insert("STUDYID".into(), Value::from(study.study_id.clone()));
+                    r.insert("RDOMAIN".into(), Value::from(d.domain.clone()));
+                    r.insert("USUBJID".into(), Value::from(out.usubjid.clone()));
+                    r.insert("IDVAR".into(), Value::from(seq.clone()));
+                    r.insert(
+                        "IDVARVAL".into(),
+                        Value::from(text(row.get(&seq)).unwrap_or_default()),
+                    );
+                    r.insert("QNAM".into(), Value::from(s.qnam.clone()));
+                    r.insert("QLABEL".into(), Value::from(s.qlabel.clone()));
+                    r.insert("QVAL".into(), Value::from(val));
+                    r.insert("QORIG".into(), Value::from(s.qorig.clone()));
+                    r.insert("QEVAL".into(), Value::Null);
+                    supp.push(r);
+                }
+            }
+            out.supp.insert(d.domain.clone(), supp);
+        }
+    }
+}
+
+pub fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            let p = |n: &serde_json::Number| n.to_string().parse::<Decimal>().unwrap_or_default();
+            p(x).cmp(&p(y))
+        }
+        _ => text(a).cmp(&text(b)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn subject_level(
+    engine: &Engine,
+    _d: &Domain,
+    row: &mut Row,
+    rfst: Option<&str>,
+    rfen: Option<&str>,
+    (first_dose, last_dose): (&Option<String>, &Option<String>),
+    patient_id: Option<&str>,
+) {
+    let study = engine.study;
+    let set = |row: &mut Row, k: &str, v: Option<String>| {
+        row.insert(k.into(), v.map(Value::from).unwrap_or(Value::Null));
+    };
+    set(row, "RFSTDTC", rfst.map(str::to_owned));
+    set(row, "RFENDTC", rfen.map(str::to_owned));
+    set(row, "RFXSTDTC", first_dose.clone());
+    set(row, "RFXENDTC", last_dose.clone());
+    set(row, "COUNTRY", Some(study.country.clone()));
+    // AGE in completed years at RFSTDTC (SDTMIG DM assumption 7), from the birth date.
+    let age = text(row.get("birth_date"))
+        .and_then(|b| date_of(&b))
+        .zip(rfst.and_then(date_of))
+        .map(|(b, r)| r.years_since(b).map(i64::from).unwrap_or(0));
+    row.insert("AGE".into(), age.map(Value::from).unwrap_or(Value::Null));
+    set(row, "AGEU", age.map(|_| "YEARS".to_owned()));
+    if !study.brthdtc {
+        row.insert("BRTHDTC".into(), Value::Null);
+    }
+    let arm = patient_id.and_then(|p| {
+        study
+            .arms
+            .iter()
+            .find(|a| a.patients.iter().any(|x| x == p))
+    });
+    match arm {
+        Some(a) => {
+            for (k, v) in [
+                ("ARMCD", &a.armcd),
+                ("ARM", &a.arm),
+                ("ACTARMCD", &a.armcd),
+                ("ACTARM", &a.arm),
+            ] {
+                set(row, k, Some(v.clone()));
+            }
+            row.insert("ARMNRS".into(), Value::Null);
+        }
+        None => {
+            for k in ["ARMCD", "ARM", "ACTARMCD", "ACTARM"] {
+                row.insert(k.into(), Value::Null);
+            }
+            // Routine-care data: nobody was randomised to an arm.
+            set(row, "ARMNRS", Some("NOT ASSIGNED".into()));
+        }
+    }
+    let dmdy = text(row.get("DMDTC"))
+        .zip(rfst)
+        .and_then(|(d, r)| study_day(&d, r));
+    row.insert("DMDY".into(), dmdy.map(Value::from).unwrap_or(Value::Null));
+}
+
+/// Significant digits written in a decimal text (`0.050` → 2, `163.9` → 4).
+fn significant(text: &str) -> u32 {
+    let digits: String = text.chars().filter(|c| c.is_ascii_digit()).collect();
+    digits.trim_start_matches('0').len().max(1) as u32
+}
+
+fn round_sig(d: Decimal, sig: u32) -> Decimal {
+    if d.is_zero() {
+        return d;
+    }
+    let a = d.abs();
+    let exp: i64 = if a >= Decimal::ONE {
+        a.trunc().to_string().len() as i64 - 1
+    } else {
+        let s = a.to_string();
+        let frac = s.split_once('.').map(|x| x.1).unwrap_or("");
+        -(frac.chars().take_while(|c| *c == '0').count() as i64 + 1)
+    };
+    let dp = (sig as i64 - 1 - exp).clamp(0, 12) as u32;
+    d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
+/// ORRES/ORRESU → STRESC/STRESN/STRESU (and the standard range, NRIND), SDTMIG §4.5.1.1:
+/// numeric results converted to the standard unit and rounded to the collected number of
+/// significant digits (at least 3), STRESC written from the rounded STRESN so the two agree;
+/// non-numeric results (`<0.5`, `NEGATIVE`) go to STRESC only.
+fn results(engine: &Engine, r: &Results, row: &mut Row) {
+    let Some(orres) = text(row.get(&r.orres)) else {
+        return;
+    };
+    let ucum_from = r.ucum.as_ref().and_then(|c| text(row.get(c)));
+    let ucum_to = r.standard_unit.as_ref().and_then(|c| text(row.get(c)));
+    let units = engine.functions.table("units");
+    let unit_label = |code: &str| {
+        units
+            .and_then(|t| t.get(None, code, "UNIT"))
+            .map(str::to_owned)
+    };
+    let numeric = orres
+        .parse::<Decimal>()
+        .ok()
+        .filter(|_| !orres.starts_with('+'));
+    let conv = |v: Decimal| -> Option<Decimal> {
+        match (&ucum_from, &ucum_to) {
+            (Some(f), Some(t)) if f != t => ucum::convert(v, f, t),
+            _ => Some(v),
+        }
+    };
+    let converted =
+        numeric.is_some() && matches!((&ucum_from, &ucum_to), (Some(f), Some(t)) if f != t);
+    let (stresc, stresn, stresu) = match numeric {
+        Some(v) => match conv(v) {
+            Some(c) if converted => {
+                let c = round_sig(c, significant(&orres).max(3));
+                (
+                    c.to_string(),
+                    Some(c),
+                    ucum_to
+                        .as_deref()
+                        .and_then(unit_label)
+                        .or_else(|| text(row.get(&r.orresu))),
+                )
+            }
+            // Not converted (same unit, no standard unit, or not commensurable).
+            other => {
+                if other.is_none() {
+                    row.insert("_unconverted".into(), Value::Bool(true));
+                }
+                (orres.clone(), Some(v), text(row.get(&r.orresu)))
+            }
+        },
+        None => (
+            orres.to_uppercase(),
+            None,
+            text(row.get(&r.orresu)).filter(|_| orres.chars().any(|c| c.is_ascii_digit())),
+        ),
+    };
+    row.insert(r.stresc.clone(), Value::from(stresc));
+    row.insert(
+        r.stresn.clone(),
+        stresn
+            .map(|d| crate::fhirpath::value::decimal_json(&d))
+            .unwrap_or(Value::Null),
+    );
+    row.insert(
+        r.stresu.clone(),
+        stresu.map(Value::from).unwrap_or(Value::Null),
+    );
+    let mut std_range = [None, None];
+    for (i, (src, dst)) in [(&r.ornrlo, &r.stnrlo), (&r.ornrhi, &r.stnrhi)]
+        .into_iter()
+        .enumerate()
+    {
+        let (Some(src), Some(dst)) = (src, dst) else {
+            continue;
+        };
+        let v = text(row.get(src)).and_then(|t| {
+            let d = t.parse::<Decimal>().ok()?;
+            let c = conv(d)?;
+            Some(if converted {
+                round_sig(c, significant(&t).max(3))
+            } else {
+                c
+            })
+        });
+        std_range[i] = v;
+        row.insert(
+            dst.clone(),
+            v.map(|d| crate::fhirpath::value::decimal_json(&d))
+                .unwrap_or(Value::Null),
+        );
+    }
+    if let Some(nr) = &r.nrind {
+        if text(row.get(nr)).is_none() {
+            let ind = match (stresn, std_range) {
+                (Some(v), [Some(lo), _]) if v < lo => Some("LOW"),
+                (Some(v), [_, Some(hi)]) if v > hi => Some("HIGH"),
+                (Some(_), [Some(_), Some(_)]) => Some("NORMAL"),
+                _ => None,
+            };
+            row.insert(nr.clone(), ind.map(Value::from).unwrap_or(Value::Null));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn study_days_have_no_day_zero() {
+        assert_eq!(study_day("2024-01-10", "2024-01-10"), Some(1));
+        assert_eq!(study_day("2024-01-09T08:00", "2024-01-10"), Some(-1));
+        assert_eq!(study_day("2024-01", "2024-01-10"), None);
+    }
+
+    #[test]
+    fn rounding_keeps_collected_precision() {
+        assert_eq!(round_sig("5.2049".parse().unwrap(), 3).to_string(), "5.2");
+        assert_eq!(
+            round_sig("0.0123456".parse().unwrap(), 3).to_string(),
+            "0.0123"
+        );
+        assert_eq!(round_sig("1639.04".parse().unwrap(), 4).to_string(), "1639");
+        assert_eq!(significant("0.050"), 2);
+        assert_eq!(significant("163.9"), 4);
+    }
+}
