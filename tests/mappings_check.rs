@@ -217,3 +217,34 @@ fn a_wrong_example_fails_with_its_location() {
         "{text}"
     );
 }
+
+#[test]
+fn cli_mappings_check_covers_the_sdtm_stage_too() {
+    let ok = std::process::Command::new(common::bin())
+        .args(["mappings", "check"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        out.contains("ok: FHIR → SDTM: ") && out.contains("9 domains"),
+        "{out}"
+    );
+    // A broken SDTM file inside DIR/sdtm fails the same command, located.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sdtm/terminology")).unwrap();
+    std::fs::write(
+        dir.path().join("sdtm/terminology/sex.yaml"),
+        "kind: sdtm-terminology\nname: sex\nfields: [SEX]\nentries:\n  - [male]\n",
+    )
+    .unwrap();
+    let bad = std::process::Command::new(common::bin())
+        .args(["mappings", "check", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("error[M302]") && err.contains("sex.yaml:5:5"),
+        "{err}"
+    );
+}

@@ -275,7 +275,22 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
 /// SS-MIX2 → FHIR → SDTM in one pass: each patient's FHIR resources go straight to the SDTM
 /// engine while they are in memory; FHIR NDJSON is written to OUT/fhir, SDTM to OUT/sdtm.
 pub fn end_to_end(a: AllArgs) -> ExitCode {
-    let (spec, study, key) = match load_sdtm(&a.sdtm) {
+    let (Some(output), Some(study)) = (a.output.clone(), a.study.clone()) else {
+        eprintln!("error: both stages need --study and -o/--output");
+        return ExitCode::from(2);
+    };
+    let opts = SdtmOpts {
+        study,
+        sdtm_mappings: a.sdtm_mappings.clone(),
+        subject_key_file: a.subject_key_file.clone(),
+        demo_key: a.demo_key,
+    };
+    let a = AllArgs {
+        output: Some(output.clone()),
+        ..a
+    };
+    let out_dir = output;
+    let (spec, study, key) = match load_sdtm(&opts) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -321,7 +336,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         &set,
         &policy,
         &opts,
-        &a.output.join("fhir"),
+        &out_dir.join("fhir"),
         |run| pb.set_message(format!("{} patients", run.patients)),
         &next,
         |rs| results.extend(rs),
@@ -330,7 +345,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
     let run = match r {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot write under {}: {e}", a.output.display());
+            eprintln!("error: cannot write under {}: {e}", out_dir.display());
             return ExitCode::from(2);
         }
     };
@@ -340,17 +355,17 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         run.messages,
         run.messages_converted,
         run.resources.values().sum::<usize>(),
-        a.output.join("fhir").display()
+        out_dir.join("fhir").display()
     );
     let mut out = kakehashi::sdtm::collect(&engine, results);
     let mut all = run.diagnostics.clone();
     all.append(&mut out.diagnostics);
     out.diagnostics = all;
-    match finish_sdtm(&out, &a.output.join("sdtm"), &study, &key) {
+    match finish_sdtm(&out, &out_dir.join("sdtm"), &study, &key) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: cannot write under {}: {e}", a.output.display());
+            eprintln!("error: cannot write under {}: {e}", out_dir.display());
             ExitCode::from(2)
         }
     }
@@ -363,9 +378,19 @@ pub struct AllArgs {
     pub roots: Vec<PathBuf>,
     /// Output folder: fhir/ and sdtm/ are written under it.
     #[arg(short, long)]
-    pub output: PathBuf,
-    #[command(flatten)]
-    pub sdtm: SdtmOpts,
+    pub output: Option<PathBuf>,
+    /// Study file (YAML; only `study_id` is required).
+    #[arg(long)]
+    pub study: Option<PathBuf>,
+    /// SDTM mapping overrides (domains/, terminology/).
+    #[arg(long)]
+    pub sdtm_mappings: Option<PathBuf>,
+    /// Key for subject pseudonyms (else KAKEHASHI_SUBJECT_KEY).
+    #[arg(long)]
+    pub subject_key_file: Option<PathBuf>,
+    /// Use the documented demonstration key (synthetic data only).
+    #[arg(long)]
+    pub demo_key: bool,
     /// Folder of SS-MIX2 → FHIR mapping overrides (as for `convert fhir`).
     #[arg(long)]
     pub mappings: Option<PathBuf>,
@@ -384,13 +409,13 @@ pub struct ConvertCmd {
     #[command(subcommand)]
     pub target: Option<Target>,
     #[command(flatten)]
-    pub all: Option<AllArgs>,
+    pub all: AllArgs,
 }
 
 pub fn run_cmd(c: ConvertCmd) -> ExitCode {
     match (c.target, c.all) {
         (Some(t), _) => run(t),
-        (None, Some(a)) if !a.roots.is_empty() => end_to_end(a),
+        (None, a) if !a.roots.is_empty() => end_to_end(a),
         _ => {
             eprintln!("error: give SS-MIX2 roots with --study and -o (both stages), or a stage: `convert fhir` / `convert sdtm`");
             ExitCode::from(2)

@@ -24,11 +24,16 @@ pub enum Action {
         #[arg(long, value_enum, default_value = "text")]
         format: super::OutputFormat,
     },
-    /// Check every mapping file (schema and semantics): the embedded defaults, overridden
-    /// file by file by DIR when given. Exits 1 on any error.
+    /// Check every mapping file of both stages (schema and semantics, every ViewDefinition
+    /// compiled, every table and derivation cross-checked): the embedded defaults, overridden
+    /// file by file when folders are given. Exits 1 on any error.
     Check {
-        /// Folder with messages/, segments/, datatypes/, codes/ overriding the defaults.
+        /// Folder with messages/, segments/, datatypes/, codes/ overriding the SS-MIX2 → FHIR
+        /// defaults (a `sdtm/` folder inside it overrides the SDTM ones).
         dir: Option<PathBuf>,
+        /// Folder with domains/, terminology/ overriding the FHIR → SDTM defaults.
+        #[arg(long)]
+        sdtm: Option<PathBuf>,
     },
 }
 
@@ -108,18 +113,39 @@ pub fn run(a: Action) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Action::Check { dir } => match load(dir.as_deref()) {
-            Ok(set) => {
+        Action::Check { dir, sdtm } => {
+            let stage1 = load(dir.as_deref());
+            if let Ok(set) = &stage1 {
                 println!(
-                    "ok: {} files ({} message maps, {} segment/datatype maps, {} code tables)",
+                    "ok: SS-MIX2 → FHIR: {} files ({} message maps, {} segment/datatype maps, {} code tables)",
                     set.files.len(),
                     set.messages.len(),
                     set.maps.len(),
                     set.tables.len()
                 );
-                ExitCode::SUCCESS
             }
-            Err(code) => code,
-        },
+            let sdtm_dir = sdtm.or_else(|| dir.map(|d| d.join("sdtm")).filter(|d| d.is_dir()));
+            let stage2 = kakehashi::sdtm::SdtmSpec::load(sdtm_dir.as_deref());
+            match &stage2 {
+                Ok(spec) => println!(
+                    "ok: FHIR → SDTM: {} files ({} domains, {} views, {} terminology tables)",
+                    spec.files.len(),
+                    spec.domains.len(),
+                    spec.domains.iter().map(|d| d.views.len()).sum::<usize>(),
+                    spec.terminology.len()
+                ),
+                Err(diags) => {
+                    for d in diags {
+                        eprintln!("{d}\n");
+                    }
+                    eprintln!("{} error(s)", diags.iter().filter(|d| d.is_error()).count());
+                }
+            }
+            if stage1.is_ok() && stage2.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
     }
 }

@@ -25,7 +25,7 @@ pub struct Cli {
 pub enum Command {
     /// Convert: SS-MIX2 roots with --study (both stages), or one stage: `convert fhir`,
     /// `convert sdtm`.
-    Convert(convert::ConvertCmd),
+    Convert(Box<convert::ConvertCmd>),
     /// Check mapping files (schema + semantics), for users' CI.
     #[command(subcommand)]
     Mappings(mappings::Action),
@@ -49,7 +49,7 @@ pub fn run() -> ExitCode {
         }
     }
     match cli.command {
-        Command::Convert(c) => convert::run_cmd(c),
+        Command::Convert(c) => convert::run_cmd(*c),
         Command::Mappings(a) => mappings::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Show(a) => show::run(a),

@@ -45,7 +45,7 @@ fn min_max(rows: &[Row], vars: &[&str]) -> (Option<String>, Option<String>) {
     (all.first().cloned(), all.last().cloned())
 }
 
-fn window<'w>(ws: &'w [Window], day: i64) -> Option<&'w Window> {
+fn window(ws: &[Window], day: i64) -> Option<&Window> {
     ws.iter()
         .find(|w| w.day_from.is_none_or(|f| day >= f) && w.day_to.is_none_or(|t| day <= t))
 }
@@ -73,7 +73,7 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
     let mut by_encounter: BTreeMap<String, (Value, Value)> = BTreeMap::new();
     let mut by_date: BTreeMap<String, (Value, Value)> = BTreeMap::new();
     if let Some(sv_rows) = out.rows.get_mut("SV") {
-        sv_rows.sort_by(|a, b| text(a.get("SVSTDTC")).cmp(&text(b.get("SVSTDTC"))));
+        sv_rows.sort_by_key(|a| text(a.get("SVSTDTC")));
         let mut n = 0;
         let mut unscheduled: BTreeMap<String, u32> = BTreeMap::new();
         for row in sv_rows.iter_mut() {
@@ -119,6 +119,15 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         }
     }
 
+    let consent = out
+        .rows
+        .get("DS")
+        .into_iter()
+        .flatten()
+        .filter(|r| text(r.get("DSDECOD")).as_deref() == Some("INFORMED CONSENT OBTAINED"))
+        .filter_map(|r| text(r.get("DSSTDTC")))
+        .min();
+    let participation_end = last_enc.clone().or(rfen.clone());
     let patient_ids = out
         .rows
         .get("DM")
@@ -141,6 +150,11 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                     (&first_dose, &last_dose),
                     patient_ids.as_deref(),
                 );
+                let set = |row: &mut Row, k: &str, v: &Option<String>| {
+                    row.insert(k.into(), v.clone().map(Value::from).unwrap_or(Value::Null));
+                };
+                set(row, "RFICDTC", &consent);
+                set(row, "RFPENDTC", &participation_end);
             }
             if let Some((enc, dtc)) = &d.derive.visit {
                 if d.domain != "SV" {
@@ -358,7 +372,7 @@ fn subject_level(
             row.insert("ARMNRS".into(), Value::Null);
         }
         None => {
-            for k in ["ARMCD", "ARM", "ACTARMCD", "ACTARM"] {
+            for k in ["ARMCD", "ARM", "ACTARMCD", "ACTARM", "ACTARMUD"] {
                 row.insert(k.into(), Value::Null);
             }
             // Routine-care data: nobody was randomised to an arm.

@@ -46,7 +46,7 @@ pub struct SubjectOut {
 #[derive(Debug)]
 pub enum Skip {
     NotSelected,
-    NoPatient(Diagnostic),
+    NoPatient(Box<Diagnostic>),
 }
 
 impl<'s> Engine<'s> {
@@ -185,14 +185,14 @@ impl<'s> Engine<'s> {
             .iter()
             .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("Patient"))
         else {
-            return Err(Skip::NoPatient(
+            return Err(Skip::NoPatient(Box::new(
                 Diagnostic::warning(
                     "D001",
                     format!("{} resource(s) refer to a patient that is not in the input; they are not converted", resources.len()),
                     Location::default(),
                 )
                 .help("include the Patient resources (for SS-MIX2: the ADT-00 messages)"),
-            ));
+            )));
         };
         if !self.is_selected(patient_key, patient) {
             return Err(Skip::NotSelected);

@@ -45,7 +45,7 @@ pub fn collect(engine: &Engine, results: Vec<Result<engine::SubjectOut, Skip>>) 
     for r in results {
         match r {
             Ok(s) => subjects.push(s),
-            Err(Skip::NoPatient(d)) => c.diagnostics.push(d),
+            Err(Skip::NoPatient(d)) => c.diagnostics.push(*d),
             Err(Skip::NotSelected) => {}
         }
     }

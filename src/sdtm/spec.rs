@@ -739,7 +739,8 @@ fn load_domain(
         derived.extend(
             [
                 "RFSTDTC", "RFENDTC", "RFXSTDTC", "RFXENDTC", "AGE", "AGEU", "DMDY", "ARMCD",
-                "ARM", "ACTARMCD", "ACTARM", "ARMNRS", "COUNTRY",
+                "ARM", "ACTARMCD", "ACTARM", "ARMNRS", "ACTARMUD", "RFICDTC", "RFPENDTC",
+                "COUNTRY",
             ]
             .iter()
             .map(|s| s.to_string()),

@@ -1,0 +1,663 @@
+//! SDTM output, end to end through the CLI: invariants over every dataset of every sample
+//! (USUBJID in DM, --SEQ unique, --DY recomputed independently, STRESC/STRESN agree, ASCII
+//! only, CT membership), the identifier leak scan, determinism across thread counts, study
+//! file settings, and the subject-key rule.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::NaiveDate;
+
+type Table = Vec<BTreeMap<String, String>>;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(common::bin()).args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn read_csv(p: &Path) -> Table {
+    let mut r = csv::Reader::from_path(p).unwrap();
+    let h = r.headers().unwrap().clone();
+    r.records()
+        .map(|x| {
+            h.iter()
+                .zip(x.unwrap().iter())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+fn tables(dir: &Path) -> BTreeMap<String, Table> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().to_uppercase(),
+                read_csv(&p),
+            )
+        })
+        .collect()
+}
+
+fn study_file(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("study.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// FHIR sample → SDTM with the minimal study file; returns the output folder.
+fn convert(input: &Path, tmp: &Path, extra: &[&str]) -> PathBuf {
+    let out = tmp.join("sdtm");
+    let study = study_file(tmp, "study_id: KKH-TEST\n");
+    let mut args = vec![
+        "convert",
+        "sdtm",
+        input.to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--demo-key",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = run(&args);
+    assert!(ok, "convert sdtm failed:\n{stdout}\n{stderr}");
+    out
+}
+
+fn date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Checks that hold for every SDTM output, computed here without the code under test.
+fn invariants(out: &Path) -> BTreeMap<String, Table> {
+    let t = tables(out);
+    let dm = &t["DM"];
+    let subjects: HashSet<&str> = dm.iter().map(|r| r["USUBJID"].as_str()).collect();
+    assert_eq!(subjects.len(), dm.len(), "one DM record per subject");
+    let rfst: HashMap<&str, &str> = dm
+        .iter()
+        .map(|r| (r["USUBJID"].as_str(), r["RFSTDTC"].as_str()))
+        .collect();
+    for r in dm {
+        for v in [
+            "STUDYID", "DOMAIN", "USUBJID", "SUBJID", "SITEID", "COUNTRY",
+        ] {
+            assert!(!r[v].is_empty(), "DM.{v} is required");
+        }
+        assert!(["M", "F", "U", ""].contains(&r["SEX"].as_str()));
+        assert!(r["USUBJID"].ends_with(&r["SUBJID"]));
+    }
+    for (name, rows) in &t {
+        let domain = name.strip_prefix("SUPP").unwrap_or(name);
+        for (i, r) in rows.iter().enumerate() {
+            assert!(
+                subjects.contains(r["USUBJID"].as_str()),
+                "{name} row {i}: USUBJID not in DM"
+            );
+            for (k, v) in r {
+                assert!(
+                    v.is_ascii(),
+                    "{name}.{k} row {i} is not ASCII (belongs in ja/)"
+                );
+                assert!(v.len() <= 200, "{name}.{k} longer than 200 bytes");
+            }
+            if name.starts_with("SUPP") {
+                assert_eq!(r["RDOMAIN"], domain);
+                let parent = &t[domain];
+                assert!(
+                    parent
+                        .iter()
+                        .any(|p| p["USUBJID"] == r["USUBJID"] && p[&r["IDVAR"]] == r["IDVARVAL"]),
+                    "{name} row {i} points at no {domain} record"
+                );
+            }
+        }
+        let seq = format!("{domain}SEQ");
+        if !name.starts_with("SUPP") && rows.first().is_some_and(|r| r.contains_key(&seq)) {
+            let mut seen = HashSet::new();
+            for r in rows {
+                assert!(
+                    seen.insert((r["USUBJID"].clone(), r[&seq].clone())),
+                    "{name}: {seq} repeats within a subject"
+                );
+            }
+        }
+        // --DY = date − RFSTDTC (+1 on or after), never 0; only for complete dates.
+        if let Some(first) = rows.first() {
+            for dy in first
+                .keys()
+                .filter(|k| k.ends_with("DY") && k.len() >= 4 && *k != "VISITDY")
+            {
+                let dtc = format!("{}DTC", &dy[..dy.len() - 2]);
+                if !first.contains_key(&dtc) {
+                    continue;
+                }
+                for r in rows {
+                    let want = match (
+                        date(&r[&dtc]),
+                        rfst.get(r["USUBJID"].as_str()).and_then(|x| date(x)),
+                    ) {
+                        (Some(d), Some(s)) => {
+                            let n = (d - s).num_days();
+                            (if n >= 0 { n + 1 } else { n }).to_string()
+                        }
+                        _ => String::new(),
+                    };
+                    assert_eq!(r[dy], want, "{name}.{dy} for {dtc}={} ", r[&dtc]);
+                    assert_ne!(r[dy], "0");
+                }
+            }
+        }
+        // STRESN, when present, is STRESC read as a number.
+        if let Some(first) = rows.first() {
+            if let Some(stresn) = first.keys().find(|k| k.ends_with("STRESN")).cloned() {
+                let stresc = stresn.replace("STRESN", "STRESC");
+                for r in rows {
+                    if !r[&stresn].is_empty() {
+                        let a: f64 = r[&stresn].parse().unwrap();
+                        let b: f64 = r[&stresc].parse().unwrap_or(f64::NAN);
+                        assert_eq!(
+                            a, b,
+                            "{name}: {stresc} {} vs {stresn} {}",
+                            r[&stresc], r[&stresn]
+                        );
+                    }
+                    if !r[&stresc].is_empty() {
+                        let orres = stresn.replace("STRESN", "ORRES");
+                        assert!(!r[&orres].is_empty(), "{name}: {stresc} without {orres}");
+                    }
+                }
+            }
+        }
+    }
+    t
+}
+
+/// Every identifying value of the input Patients, with the variants a leak could take.
+fn identifiers(fhir_dir: &Path) -> Vec<String> {
+    let (resources, _) = kakehashi::fhir::input::read_all(&[fhir_dir.to_path_buf()]);
+    let mut out = HashSet::new();
+    for r in resources.iter().filter(|r| r["resourceType"] == "Patient") {
+        let mut add = |s: &str| {
+            let s = s.trim();
+            if s.chars().count() >= 4 || (!s.is_ascii() && s.chars().count() >= 2) {
+                out.insert(s.to_owned());
+                let nospace: String = s
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '\u{3000}')
+                    .collect();
+                out.insert(nospace.clone());
+                // Full-width digits and letters (NFKC folds them back).
+                let wide: String = nospace
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            char::from_u32(c as u32 + 0xFEE0).unwrap()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                out.insert(wide);
+                out.insert(nospace.replace('-', ""));
+            }
+        };
+        if let Some(id) = r["id"].as_str() {
+            add(id);
+            add(id.split('.').next().unwrap_or(id));
+        }
+        for i in r["identifier"].as_array().into_iter().flatten() {
+            add(i["value"].as_str().unwrap_or(""));
+        }
+        for n in r["name"].as_array().into_iter().flatten() {
+            add(n["text"].as_str().unwrap_or(""));
+            add(n["family"].as_str().unwrap_or(""));
+            for g in n["given"].as_array().into_iter().flatten() {
+                add(g.as_str().unwrap_or(""));
+            }
+        }
+        for t in r["telecom"].as_array().into_iter().flatten() {
+            add(t["value"].as_str().unwrap_or(""));
+        }
+        for a in r["address"].as_array().into_iter().flatten() {
+            add(a["text"].as_str().unwrap_or(""));
+            add(a["postalCode"].as_str().unwrap_or(""));
+            for l in a["line"].as_array().into_iter().flatten() {
+                add(l.as_str().unwrap_or(""));
+            }
+        }
+        // The birth date is a quasi-identifier, not an identifier: a visit on the day of
+        // birth legitimately carries that date. BRTHDTC itself must not be written.
+    }
+    out.into_iter()
+        .filter(|s| s.chars().count() >= 4 || !s.is_ascii())
+        .collect()
+}
+
+/// Whether `text` holds `id`: Japanese text anywhere; ASCII values as whole tokens (a ZIP
+/// code inside the digits of a measurement is not a leak).
+fn holds(text: &str, id: &str) -> bool {
+    if !id.is_ascii() {
+        return text.contains(id);
+    }
+    text.match_indices(id).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + id.len()..].chars().next();
+        let joins = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.');
+        !joins(before) && !joins(after)
+    })
+}
+
+fn leak_scan(fhir_dir: &Path, out: &Path) {
+    for f in common::files_under(out) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            !text.contains("BRTHDTC"),
+            "{}: BRTHDTC is written only when the study asks",
+            f.display()
+        );
+    }
+    let ids = identifiers(fhir_dir);
+    assert!(ids.len() > 10, "the scan needs identifiers to look for");
+    for f in common::files_under(out) {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for id in &ids {
+            assert!(
+                !holds(&text, id),
+                "{} contains an identifier of the input ({} chars{})",
+                f.display(),
+                id.chars().count(),
+                if std::env::var_os("LEAK_DEBUG").is_some() {
+                    format!(": {id}")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = study_file(tmp.path(), "study_id: KKH-TEST\n");
+    let out = tmp.path().join("out");
+    let (ok, stdout, stderr) = run(&[
+        "convert",
+        common::repo("fixtures/ssmix2").to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--demo-key",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("FHIR: patients 8"), "{stdout}");
+    let t = invariants(&out.join("sdtm"));
+    assert_eq!(t["DM"].len(), 8);
+    for d in ["LB", "VS", "CM", "MH", "SV"] {
+        assert!(!t[d].is_empty(), "{d} is empty");
+    }
+    // Japanese text is in the parallel datasets, same structure, never lost.
+    let ja = tables(&out.join("sdtm/ja"));
+    for (name, rows) in &ja {
+        assert_eq!(
+            rows.len(),
+            t[name].len(),
+            "ja/{name} has the rows of {name}"
+        );
+        assert_eq!(
+            rows[0].keys().collect::<Vec<_>>(),
+            t[name][0].keys().collect::<Vec<_>>()
+        );
+    }
+    assert!(
+        ja["CM"].iter().all(|r| !r["CMTRT"].is_ascii()),
+        "drug names are Japanese in ja/cm"
+    );
+    assert!(
+        t["CM"].iter().all(|r| r["CMTRT"].contains(':')),
+        "ASCII CMTRT falls back to the drug code"
+    );
+    // JLAC10 → CDISC and unit standardisation (albumin g/dL → g/L).
+    let alb = t["LB"]
+        .iter()
+        .find(|r| r["LBTESTCD"] == "ALB")
+        .expect("albumin");
+    assert_eq!(alb["LBSTRESU"], "g/L");
+    let orres: f64 = alb["LBORRES"].parse().unwrap();
+    let stresn: f64 = alb["LBSTRESN"].parse().unwrap();
+    assert!((stresn - orres * 10.0).abs() < 1e-9);
+    // Same FHIR written to fhir/ converts to the same SDTM through `convert sdtm`.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let again = convert(&out.join("fhir"), tmp2.path(), &[]);
+    for f in [
+        "dm.csv",
+        "lb.csv",
+        "vs.csv",
+        "cm.csv",
+        "mh.csv",
+        "sv.csv",
+        "ja/cm.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join("sdtm").join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    leak_scan(&out.join("fhir"), &out.join("sdtm"));
+}
+
+#[test]
+fn synthea_bundles_convert_with_cdisc_terminology() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = common::shared("data/fhir/synthea-r4-sample");
+    let out = convert(&input, tmp.path(), &[]);
+    let t = invariants(&out);
+    assert_eq!(t["DM"].len(), 20);
+    for d in ["LB", "VS", "CM", "MH", "SV", "DS"] {
+        assert!(!t[d].is_empty(), "{d} is empty");
+    }
+    let vstest: HashSet<&str> = t["VS"].iter().map(|r| r["VSTESTCD"].as_str()).collect();
+    for want in ["SYSBP", "DIABP", "HEIGHT", "WEIGHT", "BMI"] {
+        assert!(vstest.contains(want), "{want} missing: {vstest:?}");
+    }
+    // Blood-pressure panels give one record per component, in mmHg.
+    assert!(t["VS"]
+        .iter()
+        .filter(|r| r["VSTESTCD"] == "SYSBP")
+        .all(|r| r["VSORRESU"] == "mmHg"));
+    // Glucose in mg/dL stays mg/dL (the table's standard unit); HbA1c in %.
+    assert!(t["LB"]
+        .iter()
+        .any(|r| r["LBTESTCD"] == "GLUC" && r["LBSTRESU"] == "mg/dL"));
+    assert!(t["DM"].iter().all(|r| r["RACE"].is_empty()
+        || [
+            "WHITE",
+            "ASIAN",
+            "BLACK OR AFRICAN AMERICAN",
+            "OTHER",
+            "AMERICAN INDIAN OR ALASKA NATIVE",
+            "NATIVE HAWAIIAN OR OTHER PACIFIC ISLANDER"
+        ]
+        .contains(&r["RACE"].as_str())));
+    let deaths = t["DM"].iter().filter(|r| r["DTHFL"] == "Y").count();
+    assert_eq!(
+        deaths,
+        t["DS"].iter().filter(|r| r["DSDECOD"] == "DEATH").count()
+    );
+    leak_scan(&input, &out);
+}
+
+#[test]
+fn official_r4_examples_convert_without_aborting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = common::shared("data/fhir/r4-official-examples");
+    let out = convert(&input, tmp.path(), &[]);
+    let t = invariants(&out);
+    assert!(t["DM"].len() >= 10);
+    assert!(!t["MH"].is_empty() && !t["CM"].is_empty() && !t["LB"].is_empty());
+}
+
+#[test]
+fn output_is_identical_whatever_the_thread_count() {
+    let input = common::shared("data/fhir/synthea-r4-sample");
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let oa = convert(&input, a.path(), &["--threads", "1"]);
+    let ob = convert(&input, b.path(), &["--threads", "4"]);
+    let fa = common::files_under(&oa);
+    assert!(fa.len() > 5);
+    for f in fa {
+        let rel = f.strip_prefix(&oa).unwrap();
+        assert_eq!(
+            std::fs::read(&f).unwrap(),
+            std::fs::read(ob.join(rel)).unwrap(),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
+#[test]
+fn no_subject_key_no_run_and_the_key_changes_every_pseudonym() {
+    let tmp = tempfile::tempdir().unwrap();
+    let study = study_file(tmp.path(), "study_id: KKH-TEST\n");
+    let input = common::shared("data/fhir/synthea-r4-sample");
+    let out = tmp.path().join("o");
+    let o = Command::new(common::bin())
+        .args([
+            "convert",
+            "sdtm",
+            input.to_str().unwrap(),
+            "--study",
+            study.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("KAKEHASHI_SUBJECT_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no subject key"));
+    assert!(!out.exists(), "nothing is written without a key");
+    let key = tmp.path().join("key");
+    std::fs::write(&key, "a-site-secret-key-of-enough-length\n").unwrap();
+    let (ok, _, e) = run(&[
+        "convert",
+        "sdtm",
+        input.to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--subject-key-file",
+        key.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{e}");
+    std::fs::create_dir_all(tmp.path().join("demo")).unwrap();
+    let demo = convert(&input, &tmp.path().join("demo"), &[]);
+    let with_key: HashSet<String> = read_csv(&out.join("dm.csv"))
+        .into_iter()
+        .map(|r| r["USUBJID"].clone())
+        .collect();
+    let with_demo: HashSet<String> = read_csv(&demo.join("dm.csv"))
+        .into_iter()
+        .map(|r| r["USUBJID"].clone())
+        .collect();
+    assert_eq!(with_key.len(), 20);
+    assert!(with_key.is_disjoint(&with_demo));
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+    assert!(
+        !report.contains("a-site-secret"),
+        "the key is never written"
+    );
+    assert!(report.contains("subject_key_digest"));
+}
+
+#[test]
+fn study_file_selects_subjects_sets_visits_epochs_window_and_study_products() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Stage 1 of the fixture, to pick real ids and a real study product.
+    let fhir = tmp.path().join("fhir");
+    let (ok, _, e) = run(&[
+        "convert",
+        "fhir",
+        common::repo("fixtures/ssmix2").to_str().unwrap(),
+        "-o",
+        fhir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{e}");
+    let (resources, _) = kakehashi::fhir::input::read_all(std::slice::from_ref(&fhir));
+    let admin = resources
+        .iter()
+        .find(|r| r["resourceType"] == "MedicationAdministration")
+        .expect("fixture has administrations");
+    let coding = &admin["medicationCodeableConcept"]["coding"][0];
+    let product = format!(
+        "{}|{}",
+        coding["system"].as_str().unwrap(),
+        coding["code"].as_str().unwrap()
+    );
+    let patient_ref = admin["subject"]["reference"].as_str().unwrap();
+    let patient_id = patient_ref.trim_start_matches("Patient/").to_owned();
+    let hospital_id = patient_id.split('.').next().unwrap().to_owned();
+    let study = study_file(
+        tmp.path(),
+        &format!(
+            "study_id: KKH-SEL\nsite_id: \"0042\"\nsubjects:\n  patients: [\"{hospital_id}\"]\nreference_start: first_dose\nstudy_products: [\"{product}\"]\nvisits:\n  - {{visit: SCREENING, visitnum: 1, day_to: -1}}\n  - {{visit: TREATMENT, visitnum: 2, day_from: 1, day_to: 60}}\nepochs:\n  - {{epoch: SCREENING, day_to: -1}}\n  - {{epoch: TREATMENT, day_from: 1}}\narms:\n  - {{armcd: A, arm: Drug A, patients: [\"{patient_id}\"]}}\n"
+        ),
+    );
+    let out = tmp.path().join("sdtm");
+    let (ok, so, e) = run(&[
+        "convert",
+        "sdtm",
+        fhir.to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--demo-key",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{so}\n{e}");
+    let t = invariants(&out);
+    assert_eq!(t["DM"].len(), 1, "only the listed patient is a subject");
+    let dm = &t["DM"][0];
+    assert!(dm["USUBJID"].starts_with("KKH-SEL-0042-"));
+    assert_eq!(dm["ARMCD"], "A");
+    assert!(
+        !t["EX"].is_empty(),
+        "the study product's administrations are exposure"
+    );
+    assert_eq!(
+        dm["RFSTDTC"], dm["RFXSTDTC"],
+        "reference start = first dose"
+    );
+    assert!(
+        t["CM"].iter().all(|r| !t["EX"]
+            .iter()
+            .any(|x| x["EXSTDTC"] == r["CMSTDTC"] && r["CMCAT"] == "ADMINISTERED MEDICATION")),
+        "EX records are not also CM"
+    );
+    for r in &t["SV"] {
+        let day: i64 = r["SVSTDY"].parse().unwrap();
+        let want = if day < 0 {
+            "SCREENING"
+        } else if day <= 60 {
+            "TREATMENT"
+        } else {
+            "UNSCHEDULED"
+        };
+        assert_eq!(r["VISIT"], want, "day {day}");
+    }
+    assert!(t["LB"]
+        .iter()
+        .filter(|r| !r["LBDY"].is_empty())
+        .all(|r| r["EPOCH"]
+            == if r["LBDY"].starts_with('-') {
+                "SCREENING"
+            } else {
+                "TREATMENT"
+            }));
+    // A date window drops records outside it.
+    let windowed = study_file(
+        tmp.path(),
+        "study_id: KKH-WIN\ndate_window: {from: \"2099-01-01\"}\n",
+    );
+    let out2 = tmp.path().join("sdtm2");
+    let (ok, so, _) = run(&[
+        "convert",
+        "sdtm",
+        fhir.to_str().unwrap(),
+        "--study",
+        windowed.to_str().unwrap(),
+        "--demo-key",
+        "-o",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert!(
+        read_csv(&out2.join("lb.csv"))
+            .iter()
+            .all(|r| r["LBDTC"].is_empty()),
+        "{so}"
+    );
+}
+
+#[test]
+fn bad_study_files_are_located_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = common::shared("data/fhir/synthea-r4-sample");
+    for (text, want) in [
+        ("site_id: \"1\"\n", "study_id is required"),
+        (
+            "study_id: X\nvisit_windows: []\n",
+            "unknown study setting \"visit_windows\"",
+        ),
+        (
+            "study_id: X\nreference_start: first_visit\n",
+            "unknown reference_start",
+        ),
+    ] {
+        let study = study_file(tmp.path(), text);
+        let (ok, _, e) = run(&[
+            "convert",
+            "sdtm",
+            input.to_str().unwrap(),
+            "--study",
+            study.to_str().unwrap(),
+            "--demo-key",
+            "-o",
+            tmp.path().join("o").to_str().unwrap(),
+        ]);
+        assert!(!ok);
+        assert!(e.contains(want) && e.contains("study.yaml"), "{e}");
+    }
+}
+
+#[test]
+fn malformed_fhir_input_is_reported_and_the_rest_converts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = common::shared("data/fhir/synthea-r4-sample");
+    let first = common::files_under(&src)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    std::fs::copy(&first, dir.join("good.json")).unwrap();
+    std::fs::write(dir.join("broken.json"), "{\"resourceType\": \"Bundle\", ").unwrap();
+    std::fs::write(dir.join("lines.ndjson"), "{\"resourceType\":\"Observation\",\"id\":\"x\",\"status\":\"final\",\"code\":{},\"subject\":{\"reference\":\"Patient/nobody\"}}\nnot json\n").unwrap();
+    let study = study_file(tmp.path(), "study_id: X\n");
+    let out = tmp.path().join("o");
+    let (ok, so, e) = run(&[
+        "convert",
+        "sdtm",
+        dir.to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--demo-key",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "errors give a non-zero exit");
+    assert!(so.contains("SDTM: 1 subjects"), "{so}");
+    let diags = std::fs::read_to_string(out.join("diagnostics.ndjson")).unwrap();
+    assert!(diags.contains("broken.json") && diags.contains("R002"));
+    assert!(diags.contains("lines.ndjson") && diags.contains("\"line\":2"));
+    assert!(diags.contains("D001"), "the orphan Observation is reported");
+    let _ = e;
+}
