@@ -15,6 +15,9 @@ pub struct Element {
 #[derive(Debug, Default)]
 pub struct FhirIndex {
     types: HashMap<String, HashMap<String, Element>>,
+    /// Per type, the JSON keys that are expansions of a choice element (`valueQuantity`
+    /// of `value[x]`).
+    choice_keys: HashMap<String, std::collections::HashSet<String>>,
 }
 
 /// FHIR primitive types: a path cannot continue below them.
@@ -46,7 +49,42 @@ impl FhirIndex {
             }
             types.insert(name.to_owned(), els);
         }
-        FhirIndex { types }
+        let mut choice_keys = HashMap::new();
+        let type_names: std::collections::HashSet<String> = types.keys().cloned().collect();
+        for (owner, els) in &types {
+            // Group element names by the part before their last type-name suffix.
+            let mut groups: HashMap<&str, Vec<&str>> = HashMap::new();
+            for name in els.keys() {
+                for (i, c) in name.char_indices().skip(1) {
+                    if !c.is_ascii_uppercase() {
+                        continue;
+                    }
+                    let suffix = &name[i..];
+                    let lower = format!("{}{}", suffix[..1].to_ascii_lowercase(), &suffix[1..]);
+                    let is_type = type_names.contains(suffix)
+                        || els.get(name).is_some_and(|e| e.type_name == lower);
+                    if is_type {
+                        groups.entry(&name[..i]).or_default().push(name);
+                        break;
+                    }
+                }
+            }
+            let set: std::collections::HashSet<String> = groups
+                .into_iter()
+                .filter(|(base, members)| members.len() >= 2 && !els.contains_key(*base))
+                .flat_map(|(_, m)| m.into_iter().map(str::to_owned))
+                .collect();
+            if !set.is_empty() {
+                choice_keys.insert(owner.clone(), set);
+            }
+        }
+        FhirIndex { types, choice_keys }
+    }
+
+    /// Whether `key` is a choice-element expansion on `owner` (`Observation`,
+    /// `valueQuantity`).
+    pub fn is_choice_key(&self, owner: &str, key: &str) -> bool {
+        self.choice_keys.get(owner).is_some_and(|s| s.contains(key))
     }
 
     pub fn has_type(&self, t: &str) -> bool {

@@ -323,14 +323,8 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         history: false,
     };
     let pb = progress("converting");
-    let mut results = Vec::new();
-    let next = |resources: &[serde_json::Value]| {
-        let (groups, _) = kakehashi::sdtm::engine::by_patient(resources.to_vec());
-        groups
-            .iter()
-            .map(|(k, rs)| engine.subject(k, rs))
-            .collect::<Vec<_>>()
-    };
+    let mut collected = kakehashi::sdtm::Collected::new(&spec);
+    let next = |resources: &[serde_json::Value]| engine.storage_patient(resources);
     let r = convert_storage_with(
         &storage,
         &set,
@@ -339,7 +333,11 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         &out_dir.join("fhir"),
         |run| pb.set_message(format!("{} patients", run.patients)),
         &next,
-        |rs| results.extend(rs),
+        |rs| {
+            for r in rs {
+                collected.take(r);
+            }
+        },
     );
     pb.finish_and_clear();
     let run = match r {
@@ -357,7 +355,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         run.resources.values().sum::<usize>(),
         out_dir.join("fhir").display()
     );
-    let mut out = kakehashi::sdtm::collect(&engine, results);
+    let mut out = collected.finish();
     let mut all = run.diagnostics.clone();
     all.append(&mut out.diagnostics);
     out.diagnostics = all;

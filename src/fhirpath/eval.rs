@@ -330,34 +330,9 @@ pub fn child<'a>(item: &Item<'a>, name: &str, out: &mut Coll<'a>) -> Result<(), 
     Ok(())
 }
 
-/// `valueQuantity` on a type whose model has `value[x]`: the key is a base name plus a
-/// type name, and at least two elements share that base with type-name suffixes.
+/// `valueQuantity` on a type whose model has `value[x]` (precomputed in the model).
 fn is_choice_key(owner: Option<&str>, key: &str) -> bool {
-    let Some(owner) = owner else { return false };
-    let base = choice_base(key);
-    if base.len() == key.len() || base.is_empty() {
-        return false;
-    }
-    let index = crate::r4model::global();
-    let is_type_suffix = |s: &str| {
-        index.has_type(s) && s.starts_with(char::is_uppercase)
-            || PRIMITIVE_SUFFIXES
-                .iter()
-                .any(|p| p[..1].eq_ignore_ascii_case(&s[..1]) && p[1..] == s[1..])
-    };
-    is_type_suffix(&key[base.len()..])
-        && index.element(owner, base).is_none()
-        && index
-            .names(owner)
-            .iter()
-            .filter(|n| {
-                n.len() > base.len()
-                    && n.starts_with(base)
-                    && n[base.len()..].starts_with(|c: char| c.is_ascii_uppercase())
-                    && is_type_suffix(&n[base.len()..])
-            })
-            .count()
-            >= 2
+    owner.is_some_and(|o| crate::r4model::global().is_choice_key(o, key))
 }
 
 fn choice_base(key: &str) -> &str {

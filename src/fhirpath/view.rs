@@ -59,6 +59,7 @@ pub struct View {
     root: Select,
     wheres: Vec<Expr>,
     constants: HashMap<String, Vec<Item<'static>>>,
+    names: Vec<String>,
 }
 
 impl Select {
@@ -336,7 +337,10 @@ impl View {
             root,
             wheres,
             constants,
+            names: Vec::new(),
         };
+        let mut view = view;
+        view.names = view.columns().iter().map(|c| c.name.clone()).collect();
         let mut seen = std::collections::HashSet::new();
         for c in view.columns() {
             if !seen.insert(c.name.as_str()) {
@@ -347,6 +351,11 @@ impl View {
             }
         }
         Ok(view)
+    }
+
+    /// Column names in output order (computed once).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Columns in output order.

@@ -2,6 +2,9 @@
 //! collected left out (SDTMIG §4.1.5), values typed, and text that is not ASCII moved to the
 //! parallel Japanese dataset (PMDA practice: same structure, Japanese text) instead of being
 //! mangled or lost.
+//!
+//! Records are kept compact while subjects arrive (one string per record, values separated
+//! by U+001F), so memory grows with the size of the SDTM text, not with the FHIR input.
 
 use std::collections::BTreeMap;
 
@@ -14,16 +17,30 @@ use super::spec::{Domain, SdtmSpec, VarType as SpecType};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::formats::{Cell, ColumnMeta, Dataset, VarType};
 
-#[derive(Debug, Default)]
-pub struct Collected {
-    rows: BTreeMap<String, Vec<Row>>,
-    supp: BTreeMap<String, Vec<Row>>,
-    pub subjects: usize,
+const SEP: char = '\u{1F}';
+/// Marks a null cell inside a compact record (distinct from an empty string).
+const NULL: &str = "\u{0}";
+
+/// One record: its values in declared order, and — only when it holds non-ASCII text —
+/// the ASCII variant (fallbacks substituted).
+type Compact = (Box<str>, Option<Box<str>>);
+
+struct SubjectRecords {
+    usubjid: String,
+    /// Dataset name (`LB`, `SUPPLB`) → records.
+    datasets: BTreeMap<String, Vec<Compact>>,
+}
+
+pub struct Collected<'s> {
+    spec: &'s SdtmSpec,
+    subjects: Vec<SubjectRecords>,
+    pub subjects_seen: usize,
     pub resources: usize,
     pub dropped_by_window: usize,
     pub diagnostics: Vec<Diagnostic>,
     usubjids: std::collections::HashSet<String>,
     counts: BTreeMap<(&'static str, String, String), (usize, usize)>,
+    non_ascii: BTreeMap<(String, String), usize>,
 }
 
 #[derive(Debug, Default)]
@@ -39,88 +56,18 @@ pub struct Output {
     pub non_ascii: BTreeMap<(String, String), usize>,
 }
 
-impl Collected {
-    /// Adds one subject (callers add them in USUBJID order for sorted output).
-    pub fn add(&mut self, s: SubjectOut) {
-        if !self.usubjids.insert(s.usubjid.clone()) {
-            self.diagnostics.push(Diagnostic::error(
-                "D004",
-                format!(
-                    "two patients map to the same USUBJID {}: pseudonym collision",
-                    s.usubjid
-                ),
-                Location::default(),
-            ));
-        }
-        self.subjects += 1;
-        self.resources += s.resources;
-        self.dropped_by_window += s.dropped_by_window;
-        for (d, rows) in s.rows {
-            self.rows.entry(d).or_default().extend(rows);
-        }
-        for (d, rows) in s.supp {
-            self.supp.entry(d).or_default().extend(rows);
-        }
-        self.diagnostics.extend(s.diagnostics);
-        for (k, n) in s.counts {
-            let e = self.counts.entry(k).or_default();
-            e.0 += n;
-            e.1 += 1;
-        }
-    }
-
-    pub fn finish(mut self, spec: &SdtmSpec) -> Output {
-        let mut out = Output {
-            subjects: self.subjects,
-            resources: self.resources,
-            dropped_by_window: self.dropped_by_window,
-            diagnostics: std::mem::take(&mut self.diagnostics),
-            ..Output::default()
-        };
-        for ((code, file, what), (records, subjects)) in std::mem::take(&mut self.counts) {
-            let d = match code {
-                "D003" => Diagnostic::warning(
-                    code,
-                    format!("required variable {what} is null in {records} record(s) of {subjects} subject(s); the records are kept"),
-                    Location::file(&file),
-                )
-                .help("for --TESTCD/--TEST: add the source codes to the terminology table (mappings/sdtm/terminology/, override with --sdtm-mappings)"),
-                _ => Diagnostic::warning(
-                    code,
-                    format!("{what}: {records} result(s) of {subjects} subject(s) could not be converted to the standard unit (units not commensurable or not understood); kept in the original unit"),
-                    Location::file(&file),
-                )
-                .help("give the test a standard unit of the same dimension in its terminology table"),
-            };
-            out.diagnostics.push(d);
-        }
-        for d in &spec.domains {
-            let rows = self.rows.remove(&d.domain).unwrap_or_default();
-            let (ascii, ja) = build(d, &rows, &mut out.non_ascii, &mut out.diagnostics);
-            out.datasets.push(ascii);
-            if let Some(j) = ja {
-                out.japanese.push(j);
-            }
-            if let Some(supp) = self.supp.remove(&d.domain).filter(|s| !s.is_empty()) {
-                let (a, j) = build_supp(d, &supp, &mut out.non_ascii);
-                out.datasets.push(a);
-                if let Some(j) = j {
-                    out.japanese.push(j);
-                }
-            }
-        }
-        for ((ds, var), n) in &out.non_ascii {
-            out.diagnostics.push(
-                Diagnostic::note(
-                    "D005",
-                    format!("{ds}.{var}: {n} value(s) hold Japanese (non-ASCII) text; the ASCII dataset carries the ASCII fallback, ja/{} the original", ds.to_lowercase()),
-                    Location::default(),
-                ),
-            );
-        }
-        out
-    }
-}
+const SUPP_VARS: &[(&str, &str, &str)] = &[
+    ("STUDYID", "Study Identifier", "Req"),
+    ("RDOMAIN", "Related Domain Abbreviation", "Req"),
+    ("USUBJID", "Unique Subject Identifier", "Req"),
+    ("IDVAR", "Identifying Variable", "Exp"),
+    ("IDVARVAL", "Identifying Variable Value", "Exp"),
+    ("QNAM", "Qualifier Variable Name", "Req"),
+    ("QLABEL", "Qualifier Variable Label", "Req"),
+    ("QVAL", "Data Value", "Req"),
+    ("QORIG", "Origin", "Req"),
+    ("QEVAL", "Evaluator", "Exp"),
+];
 
 fn meta(d: &Domain) -> Vec<ColumnMeta> {
     d.variables
@@ -142,121 +89,8 @@ fn meta(d: &Domain) -> Vec<ColumnMeta> {
         .collect()
 }
 
-fn cell(v: Option<&Value>, ty: VarType) -> Cell {
-    match (ty, text(v)) {
-        (_, None) => Cell::Null,
-        (VarType::Num, Some(t)) => t.parse::<Decimal>().map(Cell::Num).unwrap_or(Cell::Null),
-        (VarType::Char, Some(t)) => Cell::Char(t),
-    }
-}
-
-fn build(
-    d: &Domain,
-    rows: &[Row],
-    non_ascii: &mut BTreeMap<(String, String), usize>,
-    diags: &mut Vec<Diagnostic>,
-) -> (Dataset, Option<Dataset>) {
-    let cols = meta(d);
-    let mut ascii_rows = Vec::with_capacity(rows.len());
-    let mut ja_rows = Vec::with_capacity(rows.len());
-    let mut any_ja = false;
-    for r in rows {
-        let mut a = Vec::with_capacity(cols.len());
-        let mut j = Vec::with_capacity(cols.len());
-        for (c, v) in cols.iter().zip(&d.variables) {
-            let original = cell(r.get(&c.name), c.ty);
-            if let Cell::Num(_) = original {
-            } else if c.ty == VarType::Num && text(r.get(&c.name)).is_some() {
-                diags.push(Diagnostic::warning(
-                    "D006",
-                    format!(
-                        "{}.{} is numeric but a value is not a number; left null",
-                        d.domain, c.name
-                    ),
-                    Location::file(&d.file),
-                ));
-            }
-            let ascii = match &original {
-                Cell::Char(s) if !s.is_ascii() => {
-                    any_ja = true;
-                    *non_ascii
-                        .entry((d.domain.clone(), c.name.clone()))
-                        .or_default() += 1;
-                    v.ascii_fallback
-                        .as_ref()
-                        .and_then(|f| text(r.get(f)))
-                        .filter(|t| t.is_ascii())
-                        .map(Cell::Char)
-                        .unwrap_or(Cell::Null)
-                }
-                other => other.clone(),
-            };
-            a.push(ascii);
-            j.push(original);
-        }
-        ascii_rows.push(a);
-        ja_rows.push(j);
-    }
-    // Perm variables nobody collected are left out (SDTMIG §4.1.5); Req and Exp stay.
-    let keep: Vec<bool> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| c.core != "Perm" || ja_rows.iter().any(|r| !r[i].is_null()))
-        .collect();
-    let pick = |rows: Vec<Vec<Cell>>| -> Vec<Vec<Cell>> {
-        rows.into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .zip(&keep)
-                    .filter(|(_, k)| **k)
-                    .map(|(c, _)| c)
-                    .collect()
-            })
-            .collect()
-    };
-    let kept_cols: Vec<ColumnMeta> = cols
-        .into_iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(c, _)| c)
-        .collect();
-    let ascii = Dataset {
-        name: d.domain.clone(),
-        label: d.label.clone(),
-        class: d.class.clone(),
-        columns: kept_cols.clone(),
-        rows: pick(ascii_rows),
-    };
-    let ja = any_ja.then(|| Dataset {
-        name: d.domain.clone(),
-        label: d.label.clone(),
-        class: d.class.clone(),
-        columns: kept_cols,
-        rows: pick(ja_rows),
-    });
-    (ascii, ja)
-}
-
-const SUPP_VARS: &[(&str, &str, &str)] = &[
-    ("STUDYID", "Study Identifier", "Req"),
-    ("RDOMAIN", "Related Domain Abbreviation", "Req"),
-    ("USUBJID", "Unique Subject Identifier", "Req"),
-    ("IDVAR", "Identifying Variable", "Exp"),
-    ("IDVARVAL", "Identifying Variable Value", "Exp"),
-    ("QNAM", "Qualifier Variable Name", "Req"),
-    ("QLABEL", "Qualifier Variable Label", "Req"),
-    ("QVAL", "Data Value", "Req"),
-    ("QORIG", "Origin", "Req"),
-    ("QEVAL", "Evaluator", "Exp"),
-];
-
-fn build_supp(
-    d: &Domain,
-    rows: &[Row],
-    non_ascii: &mut BTreeMap<(String, String), usize>,
-) -> (Dataset, Option<Dataset>) {
-    let name = format!("SUPP{}", d.domain);
-    let cols: Vec<ColumnMeta> = SUPP_VARS
+fn supp_meta() -> Vec<ColumnMeta> {
+    SUPP_VARS
         .iter()
         .map(|(n, l, core)| ColumnMeta {
             name: n.to_string(),
@@ -275,38 +109,268 @@ fn build_supp(
                 .position(|k| k == n)
                 .map(|i| i + 1),
         })
-        .collect();
-    let mut any_ja = false;
-    let mut a_rows = Vec::new();
-    let mut j_rows = Vec::new();
-    for r in rows {
-        let j: Vec<Cell> = cols
-            .iter()
-            .map(|c| cell(r.get(&c.name), VarType::Char))
-            .collect();
-        let a: Vec<Cell> = j
-            .iter()
-            .zip(&cols)
-            .map(|(c, m)| match c {
-                Cell::Char(s) if !s.is_ascii() => {
-                    any_ja = true;
-                    *non_ascii.entry((name.clone(), m.name.clone())).or_default() += 1;
-                    Cell::Null
+        .collect()
+}
+
+fn join(cells: &[Option<String>]) -> Box<str> {
+    let mut s = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        if i > 0 {
+            s.push(SEP);
+        }
+        match c {
+            Some(v) => s.push_str(&v.replace(SEP, " ")),
+            None => s.push_str(NULL),
+        }
+    }
+    s.into_boxed_str()
+}
+
+fn split(s: &str, cols: &[ColumnMeta]) -> Vec<Cell> {
+    s.split(SEP)
+        .zip(cols)
+        .map(|(v, c)| match (v, c.ty) {
+            (NULL, _) => Cell::Null,
+            (v, VarType::Num) => v.parse::<Decimal>().map(Cell::Num).unwrap_or(Cell::Null),
+            (v, VarType::Char) => Cell::Char(v.to_owned()),
+        })
+        .collect()
+}
+
+impl<'s> Collected<'s> {
+    pub fn new(spec: &'s SdtmSpec) -> Collected<'s> {
+        Collected {
+            spec,
+            subjects: Vec::new(),
+            subjects_seen: 0,
+            resources: 0,
+            dropped_by_window: 0,
+            diagnostics: Vec::new(),
+            usubjids: Default::default(),
+            counts: BTreeMap::new(),
+            non_ascii: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one subject, in any order (datasets are sorted by USUBJID at the end).
+    pub fn add(&mut self, s: SubjectOut) {
+        if !self.usubjids.insert(s.usubjid.clone()) {
+            self.diagnostics.push(Diagnostic::error(
+                "D004",
+                format!(
+                    "two patients map to the same USUBJID {}: pseudonym collision",
+                    s.usubjid
+                ),
+                Location::default(),
+            ));
+        }
+        self.subjects_seen += 1;
+        self.resources += s.resources;
+        self.dropped_by_window += s.dropped_by_window;
+        self.diagnostics.extend(s.diagnostics);
+        for (k, n) in s.counts {
+            let e = self.counts.entry(k).or_default();
+            e.0 += n;
+            e.1 += 1;
+        }
+        let mut datasets = BTreeMap::new();
+        for (name, rows) in s.rows {
+            let Some(d) = self.spec.domains.iter().find(|d| d.domain == name) else {
+                continue;
+            };
+            let recs: Vec<Compact> = rows.iter().map(|r| self.compact(d, r)).collect();
+            datasets.insert(name, recs);
+        }
+        for (name, rows) in s.supp {
+            let ds = format!("SUPP{name}");
+            let recs: Vec<Compact> = rows
+                .iter()
+                .map(|r| {
+                    let orig: Vec<Option<String>> =
+                        SUPP_VARS.iter().map(|(n, ..)| text(r.get(*n))).collect();
+                    let mut changed = false;
+                    let ascii: Vec<Option<String>> = orig
+                        .iter()
+                        .zip(SUPP_VARS)
+                        .map(|(v, (n, ..))| match v {
+                            Some(t) if !t.is_ascii() => {
+                                changed = true;
+                                *self
+                                    .non_ascii
+                                    .entry((ds.clone(), n.to_string()))
+                                    .or_default() += 1;
+                                None
+                            }
+                            other => other.clone(),
+                        })
+                        .collect();
+                    (join(&orig), changed.then(|| join(&ascii)))
+                })
+                .collect();
+            datasets.insert(ds, recs);
+        }
+        self.subjects.push(SubjectRecords {
+            usubjid: s.usubjid,
+            datasets,
+        });
+    }
+
+    fn compact(&mut self, d: &Domain, r: &Row) -> Compact {
+        let mut orig = Vec::with_capacity(d.variables.len());
+        let mut ascii = Vec::with_capacity(d.variables.len());
+        let mut changed = false;
+        for v in &d.variables {
+            let mut val = text(r.get(&v.name));
+            if v.ty == SpecType::Num {
+                if let Some(t) = &val {
+                    if t.parse::<Decimal>().is_err() {
+                        let e = self
+                            .counts
+                            .entry(("D006", d.file.clone(), format!("{}.{}", d.domain, v.name)))
+                            .or_default();
+                        e.0 += 1;
+                        val = None;
+                    }
+                }
+            }
+            let a = match &val {
+                Some(t) if !t.is_ascii() => {
+                    changed = true;
+                    *self
+                        .non_ascii
+                        .entry((d.domain.clone(), v.name.clone()))
+                        .or_default() += 1;
+                    v.ascii_fallback
+                        .as_ref()
+                        .and_then(|f| text(r.get(f)))
+                        .filter(|t| t.is_ascii())
                 }
                 other => other.clone(),
-            })
-            .collect();
-        a_rows.push(a);
-        j_rows.push(j);
+            };
+            orig.push(val);
+            ascii.push(a);
+        }
+        (join(&orig), changed.then(|| join(&ascii)))
     }
-    let label = format!("Supplemental Qualifiers for {}", d.domain);
-    let mk = |rows| Dataset {
-        name: name.clone(),
-        label: label.clone(),
-        class: "Relationship".into(),
-        columns: cols.clone(),
-        rows,
-    };
-    let ja = any_ja.then(|| mk(j_rows));
-    (mk(a_rows), ja)
+
+    pub fn finish(mut self) -> Output {
+        let mut out = Output {
+            subjects: self.subjects_seen,
+            resources: self.resources,
+            dropped_by_window: self.dropped_by_window,
+            diagnostics: std::mem::take(&mut self.diagnostics),
+            ..Output::default()
+        };
+        for ((code, file, what), (records, subjects)) in std::mem::take(&mut self.counts) {
+            let d = match code {
+                "D003" => Diagnostic::warning(
+                    code,
+                    format!("required variable {what} is null in {records} record(s) of {subjects} subject(s); the records are kept"),
+                    Location::file(&file),
+                )
+                .help("for --TESTCD/--TEST: add the source codes to the terminology table (mappings/sdtm/terminology/, override with --sdtm-mappings)"),
+                "D006" => Diagnostic::warning(
+                    code,
+                    format!("{what} is numeric but {records} value(s) are not numbers; left null"),
+                    Location::file(&file),
+                ),
+                _ => Diagnostic::warning(
+                    code,
+                    format!("{what}: {records} result(s) of {subjects} subject(s) could not be converted to the standard unit (units not commensurable or not understood); kept in the original unit"),
+                    Location::file(&file),
+                )
+                .help("give the test a standard unit of the same dimension in its terminology table"),
+            };
+            out.diagnostics.push(d);
+        }
+        self.subjects.sort_by(|a, b| a.usubjid.cmp(&b.usubjid));
+        let spec = self.spec;
+        for d in &spec.domains {
+            let supp_name = format!("SUPP{}", d.domain);
+            for (name, label, class, cols) in [
+                (d.domain.clone(), d.label.clone(), d.class.clone(), meta(d)),
+                (
+                    supp_name,
+                    format!("Supplemental Qualifiers for {}", d.domain),
+                    "Relationship".to_owned(),
+                    supp_meta(),
+                ),
+            ] {
+                let is_supp = name.starts_with("SUPP");
+                let records: Vec<&Compact> = self
+                    .subjects
+                    .iter()
+                    .flat_map(|s| s.datasets.get(&name).into_iter().flatten())
+                    .collect();
+                if is_supp && records.is_empty() {
+                    continue;
+                }
+                let any_ja = records.iter().any(|r| r.1.is_some());
+                let ja_rows: Vec<Vec<Cell>> = records.iter().map(|r| split(&r.0, &cols)).collect();
+                let ascii_rows: Vec<Vec<Cell>> = records
+                    .iter()
+                    .zip(&ja_rows)
+                    .map(|(r, orig)| match &r.1 {
+                        Some(a) => split(a, &cols),
+                        None => orig.clone(),
+                    })
+                    .collect();
+                // Perm variables nobody collected are left out (SDTMIG §4.1.5).
+                let keep: Vec<bool> = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| c.core != "Perm" || ja_rows.iter().any(|r| !r[i].is_null()))
+                    .collect();
+                let pick = |rows: Vec<Vec<Cell>>| -> Vec<Vec<Cell>> {
+                    rows.into_iter()
+                        .map(|r| {
+                            r.into_iter()
+                                .zip(&keep)
+                                .filter(|(_, k)| **k)
+                                .map(|(c, _)| c)
+                                .collect()
+                        })
+                        .collect()
+                };
+                let kept: Vec<ColumnMeta> = cols
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                let mk = |rows| Dataset {
+                    name: name.clone(),
+                    label: label.clone(),
+                    class: class.clone(),
+                    columns: kept.clone(),
+                    rows,
+                };
+                if any_ja {
+                    out.japanese.push(mk(pick(ja_rows)));
+                }
+                out.datasets.push(mk(pick(ascii_rows)));
+            }
+        }
+        for ((ds, var), n) in &self.non_ascii {
+            out.diagnostics.push(Diagnostic::note(
+                "D005",
+                format!(
+                    "{ds}.{var}: {n} value(s) hold Japanese (non-ASCII) text; the ASCII dataset carries the ASCII fallback, ja/{} the original",
+                    ds.to_lowercase()
+                ),
+                Location::default(),
+            ));
+        }
+        out.non_ascii = self.non_ascii;
+        out
+    }
+}
+
+/// The JSON value of a cell (for tests and Dataset-JSON).
+pub fn cell_json(c: &Cell) -> Value {
+    match c {
+        Cell::Null => Value::Null,
+        Cell::Char(s) => Value::from(s.clone()),
+        Cell::Num(d) => crate::fhirpath::value::decimal_json(d),
+    }
 }

@@ -209,10 +209,9 @@ impl<'s> Engine<'s> {
                 for r in resources {
                     match view.run(r, &self.functions) {
                         Ok(rs) => {
-                            let names: Vec<String> = view.columns().iter().map(|c| c.name.clone()).collect();
                             for values in rs {
                                 let mut row = Row::new();
-                                for (n, v) in names.iter().zip(values) {
+                                for (n, v) in view.names().iter().zip(values) {
                                     row.insert(n.clone(), v);
                                 }
                                 rows.push(row);
@@ -274,4 +273,22 @@ pub fn by_patient(resources: Vec<Value>) -> (BTreeMap<String, Vec<Value>>, Vec<V
 pub struct VisitIndex {
     pub by_encounter: HashMap<String, (Value, Value)>,
     pub by_date: BTreeMap<String, (Value, Value)>,
+}
+
+impl Engine<'_> {
+    /// Converts the resources of one storage patient (stage 1 output for one patient
+    /// folder): one subject, without copying, unless they name several patients.
+    pub fn storage_patient(&self, resources: &[Value]) -> Vec<Result<SubjectOut, Skip>> {
+        let mut keys: Vec<String> = resources.iter().filter_map(patient_of).collect();
+        keys.sort();
+        keys.dedup();
+        match keys.as_slice() {
+            [] => vec![],
+            [one] => vec![self.subject(one, resources)],
+            _ => {
+                let (groups, _) = by_patient(resources.to_vec());
+                groups.iter().map(|(k, rs)| self.subject(k, rs)).collect()
+            }
+        }
+    }
 }

@@ -38,22 +38,24 @@ pub fn convert_resources(engine: &mut Engine, resources: Vec<Value>) -> Output {
     collect(engine, results)
 }
 
-/// Orders subject results by USUBJID and builds the datasets.
+/// Builds the datasets from subject results (in any order: output is USUBJID order).
 pub fn collect(engine: &Engine, results: Vec<Result<engine::SubjectOut, Skip>>) -> Output {
-    let mut subjects = Vec::new();
-    let mut c = Collected::default();
+    let mut c = Collected::new(engine.spec);
     for r in results {
+        c.take(r);
+    }
+    c.finish()
+}
+
+impl Collected<'_> {
+    /// Adds a subject result; skipped patients only leave their diagnostic.
+    pub fn take(&mut self, r: Result<engine::SubjectOut, Skip>) {
         match r {
-            Ok(s) => subjects.push(s),
-            Err(Skip::NoPatient(d)) => c.diagnostics.push(*d),
+            Ok(s) => self.add(s),
+            Err(Skip::NoPatient(d)) => self.diagnostics.push(*d),
             Err(Skip::NotSelected) => {}
         }
     }
-    subjects.sort_by(|a, b| a.usubjid.cmp(&b.usubjid));
-    for s in subjects {
-        c.add(s);
-    }
-    c.finish(engine.spec)
 }
 
 /// Writes `dir/<name>.csv` per dataset (and `dir/ja/` for the Japanese variants). Each file

@@ -107,10 +107,11 @@ pub struct Terminology {
     pub codelists: BTreeMap<String, String>,
     /// Field → values deliberately outside its extensible codelist.
     pub extensions: BTreeMap<String, Vec<String>>,
-    /// (system URI or `*`, code) → values per field.
-    exact: HashMap<(String, String), Vec<Option<String>>>,
-    /// (system, code prefix, values), longest prefix first.
-    prefixes: Vec<(String, String, Vec<Option<String>>)>,
+    /// code → (system URI or `*`, values per field).
+    exact: HashMap<String, Vec<(String, Vec<Option<String>>)>>,
+    /// code prefix → (system, values); looked up by the prefix lengths in use, longest first.
+    prefixes: HashMap<String, Vec<(String, Vec<Option<String>>)>>,
+    prefix_lengths: Vec<usize>,
     pub has_systems: bool,
 }
 
@@ -118,16 +119,26 @@ impl Terminology {
     /// Values of `field` for a code (with its system when the table has systems).
     pub fn get(&self, system: Option<&str>, code: &str, field: &str) -> Option<&str> {
         let i = self.fields.iter().position(|f| f == field)?;
+        // Lookups run for every resource and column: no allocation on this path.
         let sys = if self.has_systems { system? } else { "*" };
+        fn pick<'t>(
+            c: &'t [(String, Vec<Option<String>>)],
+            sys: &str,
+        ) -> Option<&'t Vec<Option<String>>> {
+            c.iter()
+                .find(|(s, _)| s == sys)
+                .or_else(|| c.iter().find(|(s, _)| s == "*"))
+                .map(|(_, v)| v)
+        }
         let hit = self
             .exact
-            .get(&(sys.to_owned(), code.to_owned()))
-            .or_else(|| self.exact.get(&("*".to_owned(), code.to_owned())))
+            .get(code)
+            .and_then(|c| pick(c, sys))
             .or_else(|| {
-                self.prefixes
+                self.prefix_lengths
                     .iter()
-                    .find(|(s, p, _)| (s == sys || s == "*") && code.starts_with(p.as_str()))
-                    .map(|(_, _, v)| v)
+                    .filter(|l| **l <= code.len() && code.is_char_boundary(**l))
+                    .find_map(|l| self.prefixes.get(&code[..*l]).and_then(|c| pick(c, sys)))
             })?;
         hit.get(i)?.as_deref()
     }
@@ -138,7 +149,9 @@ impl Terminology {
         let all = self
             .exact
             .values()
-            .chain(self.prefixes.iter().map(|(_, _, v)| v));
+            .chain(self.prefixes.values())
+            .flatten()
+            .map(|(_, v)| v);
         for vals in all {
             for (f, v) in self.fields.iter().zip(vals) {
                 if let Some(v) = v {
@@ -553,14 +566,19 @@ fn load_terminology(cx: &mut Ctx) -> Terminology {
         }
         let vals = cells[lead..].to_vec();
         match code.strip_suffix('*') {
-            Some(p) => t.prefixes.push((system, p.to_owned(), vals)),
-            None => {
-                t.exact.insert((system, code), vals);
+            Some(p) => {
+                if !t.prefix_lengths.contains(&p.len()) {
+                    t.prefix_lengths.push(p.len());
+                }
+                t.prefixes
+                    .entry(p.to_owned())
+                    .or_default()
+                    .push((system, vals));
             }
+            None => t.exact.entry(code).or_default().push((system, vals)),
         }
     }
-    t.prefixes
-        .sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.1.cmp(&b.1)));
+    t.prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
     t
 }
 
