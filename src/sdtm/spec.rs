@@ -99,6 +99,9 @@ impl Domain {
     }
 }
 
+/// (system URI or `*`, one value per field).
+type Entry = (String, Vec<Option<String>>);
+
 #[derive(Debug, Clone, Default)]
 pub struct Terminology {
     pub name: String,
@@ -108,9 +111,9 @@ pub struct Terminology {
     /// Field → values deliberately outside its extensible codelist.
     pub extensions: BTreeMap<String, Vec<String>>,
     /// code → (system URI or `*`, values per field).
-    exact: HashMap<String, Vec<(String, Vec<Option<String>>)>>,
+    exact: HashMap<String, Vec<Entry>>,
     /// code prefix → (system, values); looked up by the prefix lengths in use, longest first.
-    prefixes: HashMap<String, Vec<(String, Vec<Option<String>>)>>,
+    prefixes: HashMap<String, Vec<Entry>>,
     prefix_lengths: Vec<usize>,
     pub has_systems: bool,
 }
