@@ -291,8 +291,9 @@ fn leak_scan(fhir_dir: &Path, out: &Path) {
 
 #[test]
 fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() {
+    // The README's quick-start command, with the bundled minimal study file.
     let tmp = tempfile::tempdir().unwrap();
-    let study = study_file(tmp.path(), "study_id: KKH-TEST\n");
+    let study = common::repo("fixtures/studies/minimal.yaml");
     let out = tmp.path().join("out");
     let (ok, stdout, stderr) = run(&[
         "convert",
@@ -341,8 +342,18 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
     let stresn: f64 = alb["LBSTRESN"].parse().unwrap();
     assert!((stresn - orres * 10.0).abs() < 1e-9);
     // Same FHIR written to fhir/ converts to the same SDTM through `convert sdtm`.
-    let tmp2 = tempfile::tempdir().unwrap();
-    let again = convert(&out.join("fhir"), tmp2.path(), &[]);
+    let again = tmp.path().join("again");
+    let (ok, so, se) = run(&[
+        "convert",
+        "sdtm",
+        out.join("fhir").to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--demo-key",
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert!(ok, "{so}{se}");
     for f in [
         "dm.csv",
         "lb.csv",
@@ -352,11 +363,8 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
         "sv.csv",
         "ja/cm.csv",
     ] {
-        assert_eq!(
-            std::fs::read(out.join("sdtm").join(f)).unwrap(),
-            std::fs::read(again.join(f)).unwrap(),
-            "{f}"
-        );
+        let a = std::fs::read_to_string(out.join("sdtm").join(f)).unwrap();
+        assert_eq!(a, std::fs::read_to_string(again.join(f)).unwrap(), "{f}");
     }
     leak_scan(&out.join("fhir"), &out.join("sdtm"));
 }
@@ -660,4 +668,126 @@ fn malformed_fhir_input_is_reported_and_the_rest_converts() {
     assert!(diags.contains("lines.ndjson") && diags.contains("\"line\":2"));
     assert!(diags.contains("D001"), "the orphan Observation is reported");
     let _ = e;
+}
+
+#[test]
+fn shared_ss_mix2_samples_convert_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let (ok, so, se) = run(&[
+        "convert",
+        common::shared("data/ssmix2/nhoHQ__SSMIX2DataTestingTool/sampleData")
+            .to_str()
+            .unwrap(),
+        common::shared("data/ssmix2/yuakagi__ssmixtwins-generated/standard_root")
+            .to_str()
+            .unwrap(),
+        "--study",
+        common::repo("fixtures/studies/minimal.yaml")
+            .to_str()
+            .unwrap(),
+        "--demo-key",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    // The samples hold deliberately broken files (stage-1 errors), so the exit code is 1;
+    // every patient with an ADT-00 still becomes a subject.
+    assert!(so.contains("SDTM: 3 subjects"), "{so}\n{se}");
+    let _ = ok;
+    let t = invariants(&out.join("sdtm"));
+    assert_eq!(t["DM"].len(), 3);
+    assert!(t["LB"].iter().any(|r| r["LBTESTCD"] == "CRP"));
+    assert!(t["VS"].iter().any(|r| r["VSTESTCD"] == "HEIGHT"));
+    leak_scan(&out.join("fhir"), &out.join("sdtm"));
+}
+
+#[test]
+fn group_and_research_subject_select_the_subjects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = common::shared("data/fhir/synthea-r4-sample");
+    let (resources, _) = kakehashi::fhir::input::read_all(std::slice::from_ref(&src));
+    let mut patients: Vec<String> = resources
+        .iter()
+        .filter(|r| r["resourceType"] == "Patient")
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    patients.sort();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::create_dir_all(input.join("synthea")).unwrap();
+    for f in common::files_under(&src) {
+        std::fs::copy(&f, input.join("synthea").join(f.file_name().unwrap())).unwrap();
+    }
+    let group = serde_json::json!({"resourceType": "Group", "id": "cohort", "type": "person", "actual": true,
+        "member": [{"entity": {"reference": format!("Patient/{}", patients[0])}}, {"entity": {"reference": format!("Patient/{}", patients[1])}}]});
+    let rs = serde_json::json!({"resourceType": "ResearchSubject", "id": "rs1", "status": "on-study",
+        "study": {"reference": "ResearchStudy/trial"}, "individual": {"reference": format!("Patient/{}", patients[2])}});
+    std::fs::write(input.join("extra.ndjson"), format!("{group}\n{rs}\n")).unwrap();
+    for (setting, want) in [
+        ("subjects: {group: Group/cohort}", 2),
+        ("subjects: {research_study: ResearchStudy/trial}", 1),
+        ("subjects: {group: Group/absent}", 0),
+    ] {
+        let study = study_file(tmp.path(), &format!("study_id: SEL\n{setting}\n"));
+        let out = tmp.path().join("o");
+        let _ = std::fs::remove_dir_all(&out);
+        let (ok, so, se) = run(&[
+            "convert",
+            "sdtm",
+            input.to_str().unwrap(),
+            "--study",
+            study.to_str().unwrap(),
+            "--demo-key",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{so}{se}");
+        assert_eq!(read_csv(&out.join("dm.csv")).len(), want, "{setting}");
+    }
+}
+
+#[test]
+fn a_resource_a_view_cannot_map_is_reported_with_the_view_location_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A site's VS file whose column is not declared as a collection: Observations with two
+    // codings make it fail at run time, for that resource only.
+    let mut vs = std::fs::read_to_string(common::repo("mappings/sdtm/domains/vs.yaml")).unwrap();
+    vs = vs.replacen(
+        "{name: device, path: \"device.display\"}",
+        "{name: device, path: \"category.coding.code | code.coding.code\"}",
+        1,
+    );
+    let dir = tmp.path().join("site");
+    std::fs::create_dir_all(dir.join("domains")).unwrap();
+    std::fs::write(dir.join("domains/vs.yaml"), vs).unwrap();
+    let input = common::shared("data/fhir/synthea-r4-sample");
+    let study = study_file(tmp.path(), "study_id: X\n");
+    let out = tmp.path().join("o");
+    let (ok, so, _) = run(&[
+        "convert",
+        "sdtm",
+        input.to_str().unwrap(),
+        "--study",
+        study.to_str().unwrap(),
+        "--demo-key",
+        "--sdtm-mappings",
+        dir.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "D002 errors give exit 1");
+    assert!(so.contains("SDTM: 20 subjects"));
+    let diags = std::fs::read_to_string(out.join("diagnostics.ndjson")).unwrap();
+    let d002 = diags
+        .lines()
+        .find(|l| l.contains("\"D002\""))
+        .expect("a D002 finding");
+    assert!(
+        d002.contains("domains/vs.yaml") && d002.contains("\"line\":"),
+        "{d002}"
+    );
+    assert!(
+        !read_csv(&out.join("lb.csv")).is_empty(),
+        "other domains still convert"
+    );
 }

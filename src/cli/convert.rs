@@ -355,12 +355,18 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         run.resources.values().sum::<usize>(),
         out_dir.join("fhir").display()
     );
-    let mut out = collected.finish();
-    let mut all = run.diagnostics.clone();
-    all.append(&mut out.diagnostics);
-    out.diagnostics = all;
+    let out = collected.finish();
+    // Stage-1 diagnostics name SS-MIX2 paths (which hold patient ids by design): they stay
+    // in fhir/diagnostics.ndjson and never go into the SDTM folder.
+    let stage1_errors = run.tally.errors;
+    if stage1_errors > 0 {
+        eprintln!(
+            "FHIR stage: {stage1_errors} error(s) — {}",
+            out_dir.join("fhir/diagnostics.ndjson").display()
+        );
+    }
     match finish_sdtm(&out, &out_dir.join("sdtm"), &study, &key) {
-        Ok(0) => ExitCode::SUCCESS,
+        Ok(0) if stage1_errors == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: cannot write under {}: {e}", out_dir.display());
