@@ -4,5 +4,6 @@
 
 pub mod csv;
 pub mod table;
+pub mod xpt;
 
 pub use table::{Cell, ColumnMeta, Dataset, VarType};

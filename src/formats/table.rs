@@ -1,23 +1,27 @@
 //! The table model every writer and reader shares.
 
-use rust_decimal::Decimal;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VarType {
     Char,
     Num,
 }
 
+/// One value. Numbers are IEEE doubles — what every submission format stores; their
+/// shortest round-trip text (`8.55`) is what CSV, Dataset-JSON and the tests see.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
+    /// Missing: blank character value, or the numeric missing value `.`.
     Null,
     Char(String),
-    Num(Decimal),
+    Num(f64),
+    /// SAS special missing value `.A`–`.Z` or `._` (the letter or `_`).
+    Missing(u8),
 }
 
 impl Cell {
     pub fn is_null(&self) -> bool {
-        matches!(self, Cell::Null) || matches!(self, Cell::Char(s) if s.is_empty())
+        matches!(self, Cell::Null | Cell::Missing(_))
+            || matches!(self, Cell::Char(s) if s.is_empty())
     }
 
     /// Text form (numbers as written, null as empty).
@@ -25,7 +29,8 @@ impl Cell {
         match self {
             Cell::Null => String::new(),
             Cell::Char(s) => s.clone(),
-            Cell::Num(d) => d.normalize().to_string(),
+            Cell::Num(d) => format!("{d}"),
+            Cell::Missing(c) => format!(".{}", *c as char),
         }
     }
 }

@@ -131,7 +131,13 @@ fn split(s: &str, cols: &[ColumnMeta]) -> Vec<Cell> {
         .zip(cols)
         .map(|(v, c)| match (v, c.ty) {
             (NULL, _) => Cell::Null,
-            (v, VarType::Num) => v.parse::<Decimal>().map(Cell::Num).unwrap_or(Cell::Null),
+            // Rust's parse is correctly rounded: "8.55" becomes the double nearest 8.55.
+            (v, VarType::Num) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Cell::Num)
+                .unwrap_or(Cell::Null),
             (v, VarType::Char) => Cell::Char(v.to_owned()),
         })
         .collect()
@@ -371,6 +377,9 @@ pub fn cell_json(c: &Cell) -> Value {
     match c {
         Cell::Null => Value::Null,
         Cell::Char(s) => Value::from(s.clone()),
-        Cell::Num(d) => crate::fhirpath::value::decimal_json(d),
+        Cell::Num(d) => serde_json::Number::from_f64(*d)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        Cell::Missing(_) => Value::Null,
     }
 }

@@ -57,3 +57,63 @@ pub fn convert_all(roots: &[PathBuf], out: &Path) -> kakehashi::fhir::FhirRun {
     )
     .expect("convert")
 }
+
+/// A Python with pyreadstat and `xport` (the two independent XPT readers of
+/// `../shared/tools/xpt_read.py`), installed from PyPI into target/py-tools on first use.
+pub fn py_tools() -> PathBuf {
+    let dir = repo("target/py-tools");
+    let py = dir.join("bin/python");
+    let ready = std::process::Command::new(&py)
+        .args(["-c", "import pyreadstat, xport, pandas"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
+        let lock = repo("target/py-tools.lock");
+        // One installer at a time (tests run in parallel).
+        let _guard = loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(f) => break Some(f),
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                    if std::process::Command::new(&py)
+                        .args(["-c", "import pyreadstat, xport, pandas"])
+                        .status()
+                        .is_ok_and(|s| s.success())
+                    {
+                        break None;
+                    }
+                }
+            }
+        };
+        if _guard.is_some() {
+            let run = |args: &[&str]| {
+                let st = std::process::Command::new(args[0])
+                    .args(&args[1..])
+                    .status()
+                    .expect("python3 is needed for the XPT tests");
+                assert!(st.success(), "{args:?} failed");
+            };
+            run(&["python3", "-m", "venv", dir.to_str().unwrap()]);
+            let pip = dir.join("bin/pip");
+            let pip = pip.to_str().unwrap();
+            // xport 3.6.1 pins pandas < 1.4, which no longer builds: install it without its
+            // dependencies beside pandas 2 (as ../shared/README.md says).
+            run(&[
+                pip,
+                "install",
+                "-q",
+                "pyreadstat",
+                "pandas<3",
+                "click",
+                "pyyaml",
+            ]);
+            run(&[pip, "install", "-q", "--no-deps", "xport==3.6.1"]);
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
+    py
+}
