@@ -17,6 +17,8 @@ fn fixture_sdtm_datasets() {
                 .to_str()
                 .unwrap(),
             "--demo-key",
+            "--format",
+            "csv",
             "-o",
             out.to_str().unwrap(),
         ])

@@ -225,6 +225,7 @@ fn random_table(seed: u64, rows: usize) -> Dataset {
         name: "RANDOM".into(),
         label: "Random test table".into(),
         class: String::new(),
+        structure: String::new(),
         columns,
         rows: data,
     }
@@ -371,8 +372,10 @@ fn limits_are_errors_not_truncation() {
         err(&|d| d.rows[0][1] = Cell::Char("1".into())),
         XptError::TypeMismatch { .. }
     ));
-    let mut bad_stamp = XptOptions::default();
-    bad_stamp.created = "2024-01-01".into();
+    let bad_stamp = XptOptions {
+        created: "2024-01-01".into(),
+        ..XptOptions::default()
+    };
     assert!(xpt::write(&base, &mut Vec::new(), &bad_stamp).is_err());
 }
 

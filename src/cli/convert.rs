@@ -139,6 +139,27 @@ pub struct SdtmOpts {
     /// Use the documented demonstration key (synthetic data only).
     #[arg(long)]
     pub demo_key: bool,
+    #[command(flatten)]
+    pub files: FileOpts,
+}
+
+/// How SDTM files are written.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FileOpts {
+    /// Output formats, comma-separated: xpt (SAS XPORT v5), json / ndjson (Dataset-JSON 1.1),
+    /// csv. define.xml is written with xpt or json.
+    #[arg(long, value_delimiter = ',', default_value = "xpt,json")]
+    pub format: Vec<kakehashi::sdtm::Format>,
+    /// Creation time written into XPT headers, Dataset-JSON and define.xml (ISO 8601). A
+    /// fixed default keeps output byte-identical between runs.
+    #[arg(long, default_value = "2000-01-01T00:00:00")]
+    pub created: String,
+    /// CDISC CT release (NCI EVS "SDTM Terminology.txt") for the NCI codes in define.xml.
+    #[arg(long)]
+    pub ct: Option<PathBuf>,
+    /// Version (release date) of that CT file, e.g. 2025-03-28.
+    #[arg(long, default_value = "unspecified")]
+    pub ct_version: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -195,13 +216,25 @@ fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey), ExitCode> {
 
 /// Writes the SDTM datasets and the run report; prints a summary. Returns the error count.
 fn finish_sdtm(
-    out: &Output,
+    out: &mut Output,
     dir: &std::path::Path,
     study: &Study,
     key: &SubjectKey,
+    files: &FileOpts,
 ) -> Result<usize, std::io::Error> {
     std::fs::create_dir_all(dir)?;
-    let written = kakehashi::sdtm::write_csv(out, dir)?;
+    let ct = match &files.ct {
+        Some(p) => Some(kakehashi::formats::ct::Ct::load(p, &files.ct_version)?),
+        None => None,
+    };
+    let opts = kakehashi::sdtm::WriteOptions {
+        formats: files.format.clone(),
+        created: files.created.clone(),
+        ct: ct.as_ref(),
+        study_id: study.study_id.clone(),
+    };
+    let (written, write_diags) = kakehashi::sdtm::write_outputs(out, dir, &opts)?;
+    out.diagnostics.extend(write_diags);
     let mut w = kakehashi::fhir::ndjson::Writer::create(dir)?;
     w.write_diagnostics(&out.diagnostics)?;
     let report = serde_json::json!({
@@ -262,7 +295,7 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
     pb.finish_and_clear();
     read_diags.append(&mut out.diagnostics);
     out.diagnostics = read_diags;
-    match finish_sdtm(&out, &a.output, &study, &key) {
+    match finish_sdtm(&mut out, &a.output, &study, &key, &a.sdtm.files) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
@@ -284,6 +317,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         sdtm_mappings: a.sdtm_mappings.clone(),
         subject_key_file: a.subject_key_file.clone(),
         demo_key: a.demo_key,
+        files: a.files.clone(),
     };
     let a = AllArgs {
         output: Some(output.clone()),
@@ -355,7 +389,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         run.resources.values().sum::<usize>(),
         out_dir.join("fhir").display()
     );
-    let out = collected.finish();
+    let mut out = collected.finish();
     // Stage-1 diagnostics name SS-MIX2 paths (which hold patient ids by design): they stay
     // in fhir/diagnostics.ndjson and never go into the SDTM folder.
     let stage1_errors = run.tally.errors;
@@ -365,7 +399,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
             out_dir.join("fhir/diagnostics.ndjson").display()
         );
     }
-    match finish_sdtm(&out, &out_dir.join("sdtm"), &study, &key) {
+    match finish_sdtm(&mut out, &out_dir.join("sdtm"), &study, &key, &a.files) {
         Ok(0) if stage1_errors == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
@@ -395,6 +429,8 @@ pub struct AllArgs {
     /// Use the documented demonstration key (synthetic data only).
     #[arg(long)]
     pub demo_key: bool,
+    #[command(flatten)]
+    pub files: FileOpts,
     /// Folder of SS-MIX2 → FHIR mapping overrides (as for `convert fhir`).
     #[arg(long)]
     pub mappings: Option<PathBuf>,

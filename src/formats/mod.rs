@@ -3,6 +3,9 @@
 //! how the tables were made.
 
 pub mod csv;
+pub mod ct;
+pub mod dataset_json;
+pub mod define;
 pub mod table;
 pub mod xpt;
 

@@ -56,6 +56,8 @@ pub struct Dataset {
     pub name: String,
     pub label: String,
     pub class: String,
+    /// "One record per …" (Define-XML `def:Structure`).
+    pub structure: String,
     pub columns: Vec<ColumnMeta>,
     pub rows: Vec<Vec<Cell>>,
 }

@@ -509,9 +509,8 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Member>, XptReadError> {
         }
         let reclen: usize = layout.iter().map(|(_, p, l)| p + l).max().unwrap_or(0);
         let mut rows = Vec::new();
-        if reclen > 0 {
+        if let Some(mut n) = (data_end - data_start).checked_div(reclen) {
             let data = &bytes[data_start..data_end];
-            let mut n = data.len() / reclen;
             // Trailing blanks pad the last 80-byte record; all-blank records inside that
             // padding are not observations.
             while n > 0 {
@@ -556,6 +555,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Member>, XptReadError> {
                 name,
                 label,
                 class: String::new(),
+                structure: String::new(),
                 columns: cols,
                 rows,
             },

@@ -293,12 +293,20 @@ impl<'s> Collected<'s> {
         let spec = self.spec;
         for d in &spec.domains {
             let supp_name = format!("SUPP{}", d.domain);
-            for (name, label, class, cols) in [
-                (d.domain.clone(), d.label.clone(), d.class.clone(), meta(d)),
+            for (name, label, class, structure, cols) in [
+                (
+                    d.domain.clone(),
+                    d.label.clone(),
+                    d.class.clone(),
+                    d.structure.clone(),
+                    meta(d),
+                ),
                 (
                     supp_name,
                     format!("Supplemental Qualifiers for {}", d.domain),
                     "Relationship".to_owned(),
+                    "One record per supplemental qualifier per related parent domain record"
+                        .to_owned(),
                     supp_meta(),
                 ),
             ] {
@@ -348,6 +356,7 @@ impl<'s> Collected<'s> {
                     name: name.clone(),
                     label: label.clone(),
                     class: class.clone(),
+                    structure: structure.clone(),
                     columns: kept.clone(),
                     rows,
                 };

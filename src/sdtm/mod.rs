@@ -58,28 +58,128 @@ impl Collected<'_> {
     }
 }
 
-/// Writes `dir/<name>.csv` per dataset (and `dir/ja/` for the Japanese variants). Each file
-/// is written to a temporary name and renamed, so files appear complete or not at all.
-pub fn write_csv(out: &Output, dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+/// Output formats of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Format {
+    Xpt,
+    Json,
+    Ndjson,
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Ok(match s {
+            "xpt" => Format::Xpt,
+            "json" => Format::Json,
+            "ndjson" => Format::Ndjson,
+            "csv" => Format::Csv,
+            other => return Err(format!("unknown format {other:?} (xpt, json, ndjson, csv)")),
+        })
+    }
+}
+
+/// How files are written: formats, the fixed creation time, CT for define.xml.
+pub struct WriteOptions<'a> {
+    pub formats: Vec<Format>,
+    /// ISO 8601 (`2000-01-01T00:00:00`): Dataset-JSON and define.xml creation time, and the
+    /// XPT header timestamp. Never the wall clock unless the caller passes it.
+    pub created: String,
+    pub ct: Option<&'a crate::formats::ct::Ct>,
+    pub study_id: String,
+}
+
+/// `2024-03-05T14:07:09` → `05MAR24:14:07:09` (the XPT header form).
+pub fn sas_timestamp(iso: &str) -> Option<String> {
+    let dt = chrono::NaiveDateTime::parse_from_str(iso.get(..19)?, "%Y-%m-%dT%H:%M:%S").ok()?;
+    Some(dt.format("%d%b%y:%H:%M:%S").to_string().to_uppercase())
+}
+
+/// Writes every dataset in every format, define.xml beside them, and the Japanese variants
+/// (Dataset-JSON and CSV: XPT v5 holds ASCII only) under `ja/`. Files appear complete or not
+/// at all. A dataset XPT cannot hold (a limit) is an error diagnostic, never truncated.
+pub fn write_outputs(
+    out: &Output,
+    dir: &Path,
+    opts: &WriteOptions,
+) -> std::io::Result<(Vec<std::path::PathBuf>, Vec<crate::diagnostics::Diagnostic>)> {
+    use crate::diagnostics::{Diagnostic, Location};
+    use crate::formats::{csv, dataset_json, define, xpt};
     let mut written = Vec::new();
-    for (sub, sets) in [("", &out.datasets), ("ja", &out.japanese)] {
+    let mut diags = Vec::new();
+    std::fs::create_dir_all(dir)?;
+    let jcx = dataset_json::JsonContext {
+        study_id: opts.study_id.clone(),
+        created: opts.created.clone(),
+        originator: "kakehashi".into(),
+    };
+    let xopts = xpt::XptOptions {
+        created: sas_timestamp(&opts.created).unwrap_or_else(|| xpt::DEFAULT_TIMESTAMP.into()),
+        ..Default::default()
+    };
+    for (sub, sets, japanese) in [("", &out.datasets, false), ("ja", &out.japanese, true)] {
+        if sets.is_empty() {
+            continue;
+        }
         let d = if sub.is_empty() {
             dir.to_path_buf()
         } else {
             dir.join(sub)
         };
-        if sets.is_empty() {
-            continue;
-        }
         std::fs::create_dir_all(&d)?;
         for ds in sets.iter() {
-            written.push(write_atomic(
-                &d.join(format!("{}.csv", ds.name.to_lowercase())),
-                |w| crate::formats::csv::write(ds, w),
-            )?);
+            let stem = ds.name.to_lowercase();
+            for f in &opts.formats {
+                let path = match f {
+                    Format::Xpt if japanese => continue,
+                    Format::Xpt => d.join(format!("{stem}.xpt")),
+                    Format::Json => d.join(format!("{stem}.json")),
+                    Format::Ndjson => d.join(format!("{stem}.ndjson")),
+                    Format::Csv => d.join(format!("{stem}.csv")),
+                };
+                let r = write_atomic(&path, |w| match f {
+                    Format::Xpt => xpt::write(ds, w, &xopts).map_err(|e| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+                    }),
+                    Format::Json => dataset_json::write_json(ds, &jcx, w),
+                    Format::Ndjson => dataset_json::write_ndjson(ds, &jcx, w),
+                    Format::Csv => csv::write(ds, w),
+                });
+                match r {
+                    Ok(p) => written.push(p),
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => diags.push(
+                        Diagnostic::error("W001", format!("{}: cannot be written as XPT v5: {e}", ds.name), Location::file(&path))
+                            .help("fix the mapping (names ≤ 8, labels ≤ 40, values ≤ 200 ASCII bytes); nothing was truncated"),
+                    ),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if !japanese
+            && opts
+                .formats
+                .iter()
+                .any(|f| matches!(f, Format::Xpt | Format::Json))
+        {
+            let leaf_ext = if opts.formats.contains(&Format::Xpt) {
+                "xpt"
+            } else {
+                "json"
+            };
+            let dcx = define::DefineContext {
+                study_id: opts.study_id.clone(),
+                created: opts.created.clone(),
+                originator: "kakehashi".into(),
+                leaf_ext: leaf_ext.into(),
+                ct: opts.ct,
+            };
+            written.push(write_atomic(&d.join("define.xml"), |w| {
+                define::write(sets, &dcx, w)
+            })?);
         }
     }
-    Ok(written)
+    Ok((written, diags))
 }
 
 pub fn write_atomic(
@@ -90,11 +190,15 @@ pub fn write_atomic(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    {
+    let r = (|| {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         f(&mut w)?;
         use std::io::Write;
-        w.flush()?;
+        w.flush()
+    })();
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     std::fs::rename(&tmp, path)?;
     Ok(path.to_path_buf())
