@@ -121,14 +121,20 @@ fn row(r: &[Cell], integers: &[bool]) -> Value {
 
 /// Dataset-JSON (one JSON object).
 pub fn write_json(ds: &Dataset, cx: &JsonContext, out: &mut impl Write) -> std::io::Result<()> {
-    let mut m = metadata(ds, cx);
+    // Streamed: the metadata object is opened, then rows are written one at a time, so a
+    // million-row dataset is never held as one JSON tree.
+    let meta =
+        serde_json::to_string(&Value::Object(metadata(ds, cx))).map_err(std::io::Error::other)?;
+    out.write_all(meta.strip_suffix('}').unwrap_or(&meta).as_bytes())?;
+    out.write_all(b",\"rows\":[")?;
     let ints = integer_columns(ds);
-    m.insert(
-        "rows".into(),
-        Value::Array(ds.rows.iter().map(|r| row(r, &ints)).collect()),
-    );
-    serde_json::to_writer(&mut *out, &Value::Object(m)).map_err(std::io::Error::other)?;
-    out.write_all(b"\n")
+    for (i, r) in ds.rows.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &row(r, &ints)).map_err(std::io::Error::other)?;
+    }
+    out.write_all(b"]}\n")
 }
 
 /// Dataset-JSON as NDJSON: the metadata object, then one row array per line.
