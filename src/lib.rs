@@ -13,4 +13,5 @@ pub mod r4model;
 pub mod sdtm;
 pub mod ssmix2;
 pub mod synth;
+pub mod validate;
 pub mod yaml;

@@ -15,6 +15,8 @@ pub struct Term {
 pub struct Codelist {
     pub code: String,
     pub name: String,
+    /// The codelist's short name (`SEX`, `DOMAIN`).
+    pub short: String,
     pub extensible: bool,
     pub terms: HashMap<String, Term>,
 }
@@ -41,6 +43,7 @@ impl Ct {
                 let cl = ct.codelists.entry(f[0].to_owned()).or_default();
                 cl.code = f[0].to_owned();
                 cl.name = f[3].to_owned();
+                cl.short = f[4].to_owned();
                 cl.extensible = f[2] == "Yes";
             } else {
                 ct.codelists
