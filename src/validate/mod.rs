@@ -6,6 +6,7 @@ pub mod data;
 pub mod engine;
 pub mod library;
 pub mod rule;
+pub mod rules;
 
 pub use data::{load_folder, Study};
 pub use engine::{run, Finding};
