@@ -13,18 +13,41 @@ fn every_rule_file_passes_its_own_examples() {
     let mut failures = Vec::new();
     for (name, text) in &files {
         let (rule, tests) = rules::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(!rule.description.is_empty(), "{name}: every rule documents itself");
-        assert!(!rule.cg_ids.is_empty() || !rule.core_ids.is_empty(), "{name}: names the CDISC rules it implements");
-        assert!(tests.iter().any(|t| t.expect.is_empty()), "{name}: needs a positive example (no findings)");
-        assert!(tests.iter().any(|t| !t.expect.is_empty()), "{name}: needs a negative example");
+        assert!(
+            !rule.description.is_empty(),
+            "{name}: every rule documents itself"
+        );
+        assert!(
+            !rule.cg_ids.is_empty() || !rule.core_ids.is_empty(),
+            "{name}: names the CDISC rules it implements"
+        );
+        assert!(
+            tests.iter().any(|t| t.expect.is_empty()),
+            "{name}: needs a positive example (no findings)"
+        );
+        assert!(
+            tests.iter().any(|t| !t.expect.is_empty()),
+            "{name}: needs a negative example"
+        );
         for t in &tests {
             let got: BTreeSet<String> = run(&rule, &t.study, &lib)
                 .into_iter()
-                .map(|f| format!("{},{},{},{}", f.dataset, f.record.map(|r| r.to_string()).unwrap_or_default(), f.variable, f.value))
+                .map(|f| {
+                    format!(
+                        "{},{},{},{}",
+                        f.dataset,
+                        f.record.map(|r| r.to_string()).unwrap_or_default(),
+                        f.variable,
+                        f.value
+                    )
+                })
                 .collect();
             let want: BTreeSet<String> = t.expect.iter().cloned().collect();
             if got != want {
-                failures.push(format!("{name} / {}: expected {want:?}, got {got:?}", t.name));
+                failures.push(format!(
+                    "{name} / {}: expected {want:?}, got {got:?}",
+                    t.name
+                ));
             }
         }
     }

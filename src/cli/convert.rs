@@ -235,6 +235,22 @@ fn finish_sdtm(
     };
     let (written, write_diags) = kakehashi::sdtm::write_outputs(out, dir, &opts)?;
     out.diagnostics.extend(write_diags);
+    // The validator's own rules on what was just written (the same as `kakehashi validate`).
+    let rules = kakehashi::validate::rules::embedded().map_err(std::io::Error::other)?;
+    let written_study = kakehashi::validate::Study::from_datasets(&out.datasets);
+    let findings = kakehashi::validate::validate_study(
+        &written_study,
+        &rules,
+        &kakehashi::validate::Library::empty(),
+    );
+    kakehashi::sdtm::write_atomic(&dir.join("validation.json"), |w| {
+        kakehashi::validate::report::json(&findings, w)
+    })?;
+    print!(
+        "{}",
+        kakehashi::validate::report::text(&findings, rules.len(), written_study.tables.len(), 10)
+    );
+    let validation_errors = findings.iter().filter(|f| f.severity == "Error").count();
     let mut w = kakehashi::fhir::ndjson::Writer::create(dir)?;
     w.write_diagnostics(&out.diagnostics)?;
     let report = serde_json::json!({
@@ -273,7 +289,7 @@ fn finish_sdtm(
     for d in out.diagnostics.iter().filter(|d| d.is_error()).take(10) {
         eprintln!("{d}");
     }
-    Ok(t.errors)
+    Ok(t.errors + validation_errors)
 }
 
 fn sdtm(a: SdtmArgs) -> ExitCode {

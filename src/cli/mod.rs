@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod mappings;
 pub mod show;
 pub mod synth;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ pub enum Command {
     Show(show::Args),
     /// Write a deterministic synthetic SS-MIX2 archive.
     Synth(synth::Args),
+    /// SDTM conformance of a folder of datasets (XPT, Dataset-JSON, Open Rules CSV).
+    Validate(Box<validate::Args>),
 }
 
 pub fn run() -> ExitCode {
@@ -54,6 +57,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Show(a) => show::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Validate(a) => validate::run(*a),
     }
 }
 

@@ -103,6 +103,41 @@ impl Study {
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name))
     }
+
+    /// From datasets in memory (what `convert` just wrote).
+    pub fn from_datasets(datasets: &[crate::formats::Dataset]) -> Study {
+        Study {
+            tables: datasets
+                .iter()
+                .map(|d| Table {
+                    name: d.name.clone(),
+                    label: d.label.clone(),
+                    file: format!("{}.xpt", d.name.to_lowercase()),
+                    columns: d
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| Column {
+                            name: c.name.clone(),
+                            label: c.label.clone(),
+                            ty: c.ty,
+                            length: Some(if c.ty == VarType::Num {
+                                8
+                            } else {
+                                d.char_length(i)
+                            }),
+                        })
+                        .collect(),
+                    rows: d
+                        .rows
+                        .iter()
+                        .map(|r| r.iter().map(cells_to_v).collect())
+                        .collect(),
+                })
+                .collect(),
+            define: None,
+        }
+    }
 }
 
 fn cells_to_v(c: &Cell) -> V {
@@ -268,7 +303,11 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
                 .and_then(|b| xpt::read(&b).map_err(|e| e.to_string()))
             {
                 Ok(members) => {
-                    for m in members {
+                    let fresh: Vec<_> = members
+                        .into_iter()
+                        .filter(|m| study.table(&m.dataset.name).is_none())
+                        .collect();
+                    for m in fresh {
                         let lengths = m.lengths.clone();
                         study.tables.push(Table {
                             name: m.dataset.name.to_uppercase(),
@@ -388,4 +427,48 @@ fn read_dataset_json(path: &Path) -> Result<Option<Table>, String> {
         columns,
         rows,
     }))
+}
+
+/// Normalised (Dataset, Record, Variable, Value) of a finding, for comparing with expected
+/// results; values printing a Python list compare as sets (the reference engine prints some
+/// in an unspecified order).
+pub fn result_key(f: &super::engine::Finding) -> (String, String, String, String) {
+    (
+        f.dataset.to_uppercase(),
+        f.record.map(|r| r.to_string()).unwrap_or_default(),
+        f.variable.clone(),
+        norm_value(&f.value),
+    )
+}
+
+fn norm_value(v: &str) -> String {
+    let t = v.trim();
+    if t.starts_with('[') && t.ends_with(']') {
+        let mut items: Vec<&str> = t[1..t.len() - 1].split(", ").collect();
+        items.sort_unstable();
+        return format!("[{}]", items.join(", "));
+    }
+    t.to_owned()
+}
+
+/// An Open Rules `results.csv` as normalised keys.
+pub fn expected_results(
+    path: &Path,
+) -> Result<std::collections::BTreeSet<(String, String, String, String)>, String> {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| e.to_string())?;
+    Ok(r.records()
+        .filter_map(|x| x.ok())
+        .filter(|x| x.len() >= 3)
+        .map(|x| {
+            (
+                x[0].trim().to_uppercase(),
+                x[1].trim().to_owned(),
+                x[2].trim().to_owned(),
+                norm_value(x.get(3).unwrap_or("")),
+            )
+        })
+        .collect())
 }

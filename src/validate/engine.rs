@@ -847,7 +847,9 @@ impl Ctx<'_> {
             "equal_to" | "not_equal_to" => {
                 let numeric = c["type_insensitive"].as_bool() == Some(true);
                 let eq = match cmp_val() {
-                    Some(v) if numeric && t.num().is_some() && v.num().is_some() => t.num() == v.num(),
+                    Some(v) if numeric && t.num().is_some() && v.num().is_some() => {
+                        t.num() == v.num()
+                    }
                     Some(v) => values_equal(&t, &v),
                     None => t.is_null(),
                 };

@@ -25,15 +25,26 @@ fn study_from(v: &Value) -> Study {
     let labels = v["labels"].as_object().cloned().unwrap_or_default();
     for (name, csv_text) in v["datasets"].as_object().into_iter().flatten() {
         let text = csv_text.as_str().unwrap_or("");
-        let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-        let header: Vec<String> = r.headers().map(|h| h.iter().map(str::to_owned).collect()).unwrap_or_default();
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = r
+            .headers()
+            .map(|h| h.iter().map(str::to_owned).collect())
+            .unwrap_or_default();
         let rows = r
             .records()
             .filter_map(Result::ok)
-            .map(|rec| header.iter().enumerate().map(|(i, _)| match rec.get(i) {
-                None | Some("") => V::Null,
-                Some(s) => V::Str(s.to_owned()),
-            }).collect())
+            .map(|rec| {
+                header
+                    .iter()
+                    .enumerate()
+                    .map(|(i, _)| match rec.get(i) {
+                        None | Some("") => V::Null,
+                        Some(s) => V::Str(s.to_owned()),
+                    })
+                    .collect()
+            })
             .collect();
         study.tables.push(Table {
             name: name.to_uppercase(),
@@ -43,7 +54,11 @@ fn study_from(v: &Value) -> Study {
                 .iter()
                 .map(|h| Column {
                     name: h.clone(),
-                    label: labels.get(h).and_then(Value::as_str).unwrap_or(h).to_owned(),
+                    label: labels
+                        .get(h)
+                        .and_then(Value::as_str)
+                        .unwrap_or(h)
+                        .to_owned(),
                     ty: VarType::Char,
                     length: None,
                 })
@@ -65,7 +80,12 @@ pub fn parse(text: &str) -> Result<(Rule, Vec<RuleTest>), String> {
         .map(|t| RuleTest {
             name: t["name"].as_str().unwrap_or("").to_owned(),
             study: study_from(t),
-            expect: t["expect"].as_array().into_iter().flatten().filter_map(|e| e.as_str().map(str::to_owned)).collect(),
+            expect: t["expect"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect(),
         })
         .collect();
     Ok((rule, tests))
@@ -76,7 +96,12 @@ pub fn files() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = RULES
         .files()
         .filter(|f| f.path().extension().is_some_and(|x| x == "yaml"))
-        .map(|f| (format!("rules/{}", f.path().display()), f.contents_utf8().unwrap_or("").to_owned()))
+        .map(|f| {
+            (
+                format!("rules/{}", f.path().display()),
+                f.contents_utf8().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     v.sort();
     v
@@ -84,5 +109,8 @@ pub fn files() -> Vec<(String, String)> {
 
 /// The embedded rules.
 pub fn embedded() -> Result<Vec<Rule>, String> {
-    files().into_iter().map(|(n, t)| parse(&t).map(|(r, _)| r).map_err(|e| format!("{n}: {e}"))).collect()
+    files()
+        .into_iter()
+        .map(|(n, t)| parse(&t).map(|(r, _)| r).map_err(|e| format!("{n}: {e}")))
+        .collect()
 }

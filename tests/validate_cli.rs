@@ -1,0 +1,189 @@
+//! `kakehashi validate` end to end: the SAS-written CDISC pilot validates without crashing
+//! (findings listed, JSON and CSV in the Open Rules shape), and the HTML report is checked in
+//! headless Chromium (the page's script runs, the counts are those of the JSON report, a
+//! screenshot is taken).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn validate(extra: &[&str], dir: &Path) -> (Option<i32>, String) {
+    let mut args = vec![
+        "validate".to_owned(),
+        dir.to_str().unwrap().to_owned(),
+        "--sdtmig".to_owned(),
+        common::shared("reference/sdtmig-3.4")
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        "--ct".to_owned(),
+        common::shared("reference/cdisc-ct/SDTM_Terminology.txt")
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        "--open-rules".to_owned(),
+        common::shared("conformance/cdisc-open-rules-sdtmig/Published")
+            .to_str()
+            .unwrap()
+            .to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = Command::new(common::bin()).args(&args).output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+fn chromium() -> &'static str {
+    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if Path::new(c).exists() {
+            return c;
+        }
+    }
+    panic!("Chromium is needed for the HTML report test (.ci/run installs the Debian chromium package)");
+}
+
+#[test]
+fn cdisc_pilot_validates_and_the_html_report_renders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pilot = common::shared("data/sdtm/cdiscpilot01");
+    let (code, text) = validate(&[], &pilot);
+    assert_eq!(code, Some(1), "the pilot has Error findings: {text}");
+    assert!(text.contains("validated 18 dataset(s)"), "{text}");
+    let (_, json) = validate(&["--format", "json"], &pilot);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert!(findings.len() > 100);
+    for k in [
+        "Dataset", "Record", "Variable", "Value", "Rule", "Severity", "Message",
+    ] {
+        assert!(findings[0].get(k).is_some(), "{k}");
+    }
+    let (_, csv) = validate(&["--format", "csv"], &pilot);
+    assert!(csv.starts_with("Dataset,Record,Variable,Value,Rule,Severity,Message"));
+    assert_eq!(
+        csv.lines().count() - 1,
+        findings.len(),
+        "CSV and JSON list the same findings"
+    );
+    // HTML, rendered by Chromium.
+    let html = tmp.path().join("report.html");
+    validate(&["--html", html.to_str().unwrap()], &pilot);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "self-contained: no network"
+    );
+    let url = format!("file://{}", html.display());
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ];
+    let profile = format!("--user-data-dir={}", tmp.path().join("profile").display());
+    let dom = Command::new(chromium())
+        .args(flags)
+        .arg(&profile)
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("data-ready=\"1\""), "the page's script ran");
+    assert!(
+        dom.contains(&format!("<strong id=\"total\">{}</strong>", findings.len())),
+        "the page shows the JSON report's total"
+    );
+    let errors = findings.iter().filter(|f| f["Severity"] == "Error").count();
+    assert!(
+        dom.contains(&format!("data-severity=\"Error\">{errors}<")),
+        "error count per severity"
+    );
+    let shot = tmp.path().join("shot.png");
+    let st = Command::new(chromium())
+        .args(flags)
+        .arg(&profile)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1280,1600", &url])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+}
+
+#[test]
+fn our_sdtm_output_passes_our_rules_and_the_validator_reads_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let o = Command::new(common::bin())
+        .args([
+            "convert",
+            common::repo("fixtures/ssmix2").to_str().unwrap(),
+            "--study",
+            common::repo("fixtures/studies/minimal.yaml")
+                .to_str()
+                .unwrap(),
+            "--demo-key",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("validated 12 dataset(s) with"),
+        "convert runs the validator: {stdout}"
+    );
+    let report: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(out.join("sdtm/validation.json")).unwrap()).unwrap();
+    assert!(
+        report.iter().all(|f| f["Severity"] != "Error"),
+        "{report:?}"
+    );
+    // The validator reads the XPT (and would the JSON) we wrote, and define.xml beside them.
+    let o = Command::new(common::bin())
+        .args([
+            "validate",
+            out.join("sdtm").to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A broken dataset is found: an uncoded SEX in an XPT written wrongly on purpose.
+    let mut ds = kakehashi::formats::xpt::read(&std::fs::read(out.join("sdtm/dm.xpt")).unwrap())
+        .unwrap()
+        .remove(0)
+        .dataset;
+    let sex = ds.column("SEX").unwrap();
+    ds.rows[0][sex] = kakehashi::formats::Cell::Char("male".into());
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let mut f = std::fs::File::create(bad.join("dm.xpt")).unwrap();
+    kakehashi::formats::xpt::write(&ds, &mut f, &Default::default()).unwrap();
+    let o = Command::new(common::bin())
+        .args(["validate", bad.to_str().unwrap(), "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("DM,1,SEX,male,KKH0009"));
+}
