@@ -74,7 +74,8 @@ pub fn open_rules(dir: &std::path::Path, standard: &str) -> Result<Vec<Rule>, St
     for p in paths {
         let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
         let r = Rule::parse_yaml(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-        if r.versions.is_empty() || r.versions.iter().any(|v| v == standard) {
+        if standard.is_empty() || r.versions.is_empty() || r.versions.iter().any(|v| v == standard)
+        {
             out.push(r);
         }
     }

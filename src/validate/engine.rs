@@ -74,7 +74,10 @@ struct Ctx<'a> {
     table: Option<&'a Table>,
     frame: Frame,
     ops: HashMap<String, Op>,
-    cache: HashMap<String, Vec<bool>>,
+    /// Whole-frame operator results, by the address of their condition in the rule.
+    cache: HashMap<usize, Vec<bool>>,
+    /// Compiled patterns (a rule's regex is compiled once, not per record).
+    regexes: HashMap<String, Option<Regex>>,
 }
 
 /// Dataset class from the library, else guessed from the topic variable.
@@ -510,6 +513,7 @@ fn evaluate(
         frame,
         ops: HashMap::new(),
         cache: HashMap::new(),
+        regexes: HashMap::new(),
     };
     for op in &rule.operations {
         if let Some((id, v)) = cx.operation(op) {
@@ -791,10 +795,10 @@ impl Ctx<'_> {
                 | "target_is_not_sorted_by"
                 | "does_not_have_next_corresponding_record"
         ) {
-            let key = c.to_string();
+            let key = c as *const Value as usize;
             if !self.cache.contains_key(&key) {
                 let v = self.frame_op(op, c);
-                self.cache.insert(key.clone(), v);
+                self.cache.insert(key, v);
             }
             return self.cache[&key].get(r).copied().unwrap_or(false);
         }
@@ -804,6 +808,12 @@ impl Ctx<'_> {
             "exists" => return target_exists,
             "not_exists" => return !target_exists,
             _ => {}
+        }
+        if let Some(pat) = c["value"].as_str().filter(|_| op.contains("regex")) {
+            if !self.regexes.contains_key(pat) {
+                self.regexes
+                    .insert(pat.to_owned(), Regex::new(&format!("^(?:{pat})")).ok());
+            }
         }
         let target = self.get(name, r);
         // A condition on a variable the dataset lacks is false (only `exists` /
@@ -832,9 +842,10 @@ impl Ctx<'_> {
         };
         let regex_match = |s: &str| -> bool {
             let pat = c["value"].as_str().unwrap_or("");
-            Regex::new(&format!("^(?:{pat})"))
-                .map(|re| re.is_match(s))
-                .unwrap_or(false)
+            self.regexes
+                .get(pat)
+                .and_then(Option::as_ref)
+                .is_some_and(|re| re.is_match(s))
         };
         // Patterns see numbers in their shortest form (`1`, not `1.0`).
         let raw = match &t {
