@@ -340,19 +340,25 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
                     Location::file(&f),
                 )),
             },
-            "json" | "ndjson" if name != "report.json" => match read_dataset_json(&f) {
-                Ok(Some(t)) => {
-                    if !study.tables.iter().any(|x| x.name == t.name) {
-                        study.tables.push(t);
+            "json" | "ndjson"
+                if name != "report.json"
+                    && name != "validation.json"
+                    && name != "diagnostics.ndjson" =>
+            {
+                match read_dataset_json(&f) {
+                    Ok(Some(t)) => {
+                        if !study.tables.iter().any(|x| x.name == t.name) {
+                            study.tables.push(t);
+                        }
                     }
+                    Ok(None) => {}
+                    Err(e) => diags.push(Diagnostic::error(
+                        "V002",
+                        format!("cannot read Dataset-JSON: {e}"),
+                        Location::file(&f),
+                    )),
                 }
-                Ok(None) => {}
-                Err(e) => diags.push(Diagnostic::error(
-                    "V002",
-                    format!("cannot read Dataset-JSON: {e}"),
-                    Location::file(&f),
-                )),
-            },
+            }
             "xml" if name.eq_ignore_ascii_case("define.xml") => {
                 study.define = std::fs::read_to_string(&f).ok()
             }
