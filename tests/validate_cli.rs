@@ -187,3 +187,84 @@ fn our_sdtm_output_passes_our_rules_and_the_validator_reads_every_format() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("DM,1,SEX,male,KKH0009"));
 }
+
+/// KKH-CT and KKH-META, the built-in checks that read the SDTMIG metadata and the CT release:
+/// a SEX outside the non-extensible C66731 is an Error, a character LBSTRESC outside the
+/// extensible C102580 a Warning, a numeric LBSTRESC is not a coded value, a variable the
+/// domain does not define a Warning, and a character AGE a type Error.
+#[test]
+fn standard_metadata_checks_ct_and_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(
+        d.join("_datasets.csv"),
+        "Filename,Label\ndm,Demographics\nlb,Laboratory Test Results\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("_variables.csv"),
+        "dataset,variable,label,type,length\n\
+         dm,STUDYID,Study Identifier,Char,8\ndm,DOMAIN,Domain Abbreviation,Char,2\n\
+         dm,USUBJID,Unique Subject Identifier,Char,8\ndm,SEX,Sex,Char,1\n\
+         dm,AGE,Age,Char,2\ndm,HOSPNAME,Hospital,Char,8\n\
+         lb,STUDYID,Study Identifier,Char,8\nlb,DOMAIN,Domain Abbreviation,Char,2\n\
+         lb,USUBJID,Unique Subject Identifier,Char,8\nlb,LBSEQ,Sequence Number,Num,8\n\
+         lb,LBSTRESC,Character Result/Finding in Std Format,Char,8\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("dm.csv"),
+        "STUDYID,DOMAIN,USUBJID,SEX,AGE,HOSPNAME\nS1,DM,S1-1,F,40,X\nS1,DM,S1-2,W,41,Y\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("lb.csv"),
+        "STUDYID,DOMAIN,USUBJID,LBSEQ,LBSTRESC\nS1,LB,S1-1,1,5.2\nS1,LB,S1-1,2,AB\nS1,LB,S1-1,3,NEGATIVE\n",
+    )
+    .unwrap();
+    let o = Command::new(common::bin())
+        .args([
+            "validate",
+            d.to_str().unwrap(),
+            "--sdtmig",
+            common::shared("reference/sdtmig-3.4").to_str().unwrap(),
+            "--ct",
+            common::shared("reference/cdisc-ct/SDTM_Terminology.txt")
+                .to_str()
+                .unwrap(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&o.stdout);
+    let ours: Vec<&str> = csv.lines().filter(|l| l.contains(",KKH-")).collect();
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("DM,2,SEX,W,KKH-CT,Error")),
+        "{csv}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("LB,2,LBSTRESC,AB,KKH-CT,Warning")),
+        "{csv}"
+    );
+    assert!(
+        !ours
+            .iter()
+            .any(|l| l.contains(",5.2,") || l.contains(",NEGATIVE,")),
+        "{csv}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("DM,,HOSPNAME,,KKH-META,Warning")),
+        "{csv}"
+    );
+    assert!(
+        ours.iter()
+            .any(|l| l.starts_with("DM,,AGE,Char,KKH-META,Error")),
+        "{csv}"
+    );
+    assert!(!ours.iter().any(|l| l.contains("SEX,F,")), "{csv}");
+    assert_eq!(o.status.code(), Some(1), "Errors found → exit 1");
+}

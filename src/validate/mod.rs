@@ -23,6 +23,7 @@ pub fn validate_study(study: &Study, rules: &[Rule], lib: &Library) -> Vec<Findi
         .flat_map_iter(|r| run(r, study, lib))
         .collect();
     all.extend(define_consistency(study));
+    all.extend(standard_checks(study, lib));
     all.sort_by(|a, b| {
         (&a.dataset, a.record, &a.rule, &a.variable, &a.value).cmp(&(
             &b.dataset,
@@ -101,4 +102,127 @@ pub fn define_consistency(study: &Study) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Built-in checks that need the standard's metadata rather than a rule file:
+/// KKH-CT — values of variables bound to a CDISC codelist (per the SDTMIG metadata) are terms
+/// of it: Error for a non-extensible codelist, Warning for an extensible one unless define.xml
+/// lists the value; KKH-META — variables a standard domain does not define (Warning) and
+/// types that differ from the standard (Error). Only with `--sdtmig` (and `--ct` for CT).
+pub fn standard_checks(study: &Study, lib: &Library) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let define_values: std::collections::HashSet<String> = study
+        .define
+        .as_deref()
+        .map(|x| {
+            let mut v = std::collections::HashSet::new();
+            let mut reader = quick_xml::Reader::from_str(x);
+            while let Ok(ev) = reader.read_event() {
+                match ev {
+                    quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                        if e.name().as_ref() == b"EnumeratedItem"
+                            || e.name().as_ref() == b"CodeListItem" =>
+                    {
+                        if let Some(a) = e
+                            .attributes()
+                            .flatten()
+                            .find(|a| a.key.as_ref() == b"CodedValue")
+                        {
+                            v.insert(String::from_utf8_lossy(&a.value).into_owned());
+                        }
+                    }
+                    quick_xml::events::Event::Eof => break,
+                    _ => {}
+                }
+            }
+            v
+        })
+        .unwrap_or_default();
+    for t in &study.tables {
+        let domain = t.domain();
+        let known_domain = !lib.variables(&domain).is_empty();
+        for (i, c) in t.columns.iter().enumerate() {
+            let lib_var = lib.variable(&domain, &c.name);
+            if known_domain && lib_var.is_none() && !t.name.starts_with("SUPP") {
+                out.push(Finding {
+                    dataset: t.name.clone(),
+                    record: None,
+                    variable: c.name.clone(),
+                    value: String::new(),
+                    rule: "KKH-META".into(),
+                    severity: "Warning".into(),
+                    message: "Variable is not defined for this domain in the SDTMIG (non-standard variables belong in SUPP--).".into(),
+                });
+            }
+            let Some(v) = lib_var else { continue };
+            let want_num = v.ty.eq_ignore_ascii_case("Num");
+            if want_num != (c.ty == crate::formats::VarType::Num) && !v.ty.is_empty() {
+                out.push(Finding {
+                    dataset: t.name.clone(),
+                    record: None,
+                    variable: c.name.clone(),
+                    value: if c.ty == crate::formats::VarType::Num {
+                        "Num".into()
+                    } else {
+                        "Char".into()
+                    },
+                    rule: "KKH-META".into(),
+                    severity: "Error".into(),
+                    message: format!("Variable type differs from the SDTMIG ({}).", v.ty),
+                });
+            }
+            let Some(ct) = &lib.ct else { continue };
+            for code in &v.codelists {
+                let Some(cl) = ct.codelists.get(code) else {
+                    continue;
+                };
+                for (ri, row) in t.rows.iter().enumerate() {
+                    let val = row[i].text();
+                    if val.is_empty() || cl.terms.contains_key(&val) {
+                        continue;
+                    }
+                    // Result codelists (e.g. C102580 for LBSTRESC) bind only character
+                    // results; a numeric result is not a coded value.
+                    if is_result_var(&c.name) && val.trim().parse::<f64>().is_ok() {
+                        continue;
+                    }
+                    if cl.extensible && define_values.contains(&val) {
+                        continue;
+                    }
+                    out.push(Finding {
+                        dataset: t.name.clone(),
+                        record: Some(ri + 1),
+                        variable: c.name.clone(),
+                        value: val,
+                        rule: "KKH-CT".into(),
+                        severity: if cl.extensible {
+                            "Warning".into()
+                        } else {
+                            "Error".into()
+                        },
+                        message: format!(
+                            "Value is not a term of the {} codelist {} ({}){}.",
+                            if cl.extensible {
+                                "extensible"
+                            } else {
+                                "non-extensible"
+                            },
+                            cl.code,
+                            cl.name,
+                            if cl.extensible {
+                                " and define.xml does not list it as an extended value"
+                            } else {
+                                ""
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_result_var(name: &str) -> bool {
+    name.len() > 2 && (name.ends_with("ORRES") || name.ends_with("STRESC"))
 }
