@@ -194,113 +194,6 @@ fn invariants(out: &Path) -> BTreeMap<String, Table> {
     t
 }
 
-/// Every identifying value of the input Patients, with the variants a leak could take.
-fn identifiers(fhir_dir: &Path) -> Vec<String> {
-    let (resources, _) = kakehashi::fhir::input::read_all(&[fhir_dir.to_path_buf()]);
-    let mut out = HashSet::new();
-    for r in resources.iter().filter(|r| r["resourceType"] == "Patient") {
-        let mut add = |s: &str| {
-            let s = s.trim();
-            if s.chars().count() >= 4 || (!s.is_ascii() && s.chars().count() >= 2) {
-                out.insert(s.to_owned());
-                let nospace: String = s
-                    .chars()
-                    .filter(|c| !c.is_whitespace() && *c != '\u{3000}')
-                    .collect();
-                out.insert(nospace.clone());
-                // Full-width digits and letters (NFKC folds them back).
-                let wide: String = nospace
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() {
-                            char::from_u32(c as u32 + 0xFEE0).unwrap()
-                        } else {
-                            c
-                        }
-                    })
-                    .collect();
-                out.insert(wide);
-                out.insert(nospace.replace('-', ""));
-            }
-        };
-        if let Some(id) = r["id"].as_str() {
-            add(id);
-            add(id.split('.').next().unwrap_or(id));
-        }
-        for i in r["identifier"].as_array().into_iter().flatten() {
-            add(i["value"].as_str().unwrap_or(""));
-        }
-        for n in r["name"].as_array().into_iter().flatten() {
-            add(n["text"].as_str().unwrap_or(""));
-            add(n["family"].as_str().unwrap_or(""));
-            for g in n["given"].as_array().into_iter().flatten() {
-                add(g.as_str().unwrap_or(""));
-            }
-        }
-        for t in r["telecom"].as_array().into_iter().flatten() {
-            add(t["value"].as_str().unwrap_or(""));
-        }
-        for a in r["address"].as_array().into_iter().flatten() {
-            add(a["text"].as_str().unwrap_or(""));
-            add(a["postalCode"].as_str().unwrap_or(""));
-            for l in a["line"].as_array().into_iter().flatten() {
-                add(l.as_str().unwrap_or(""));
-            }
-        }
-        // The birth date is a quasi-identifier, not an identifier: a visit on the day of
-        // birth legitimately carries that date. BRTHDTC itself must not be written.
-    }
-    out.into_iter()
-        .filter(|s| s.chars().count() >= 4 || !s.is_ascii())
-        .collect()
-}
-
-/// Whether `text` holds `id`: Japanese text anywhere; ASCII values as whole tokens (a ZIP
-/// code inside the digits of a measurement is not a leak).
-fn holds(text: &str, id: &str) -> bool {
-    if !id.is_ascii() {
-        return text.contains(id);
-    }
-    text.match_indices(id).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + id.len()..].chars().next();
-        let joins = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.');
-        !joins(before) && !joins(after)
-    })
-}
-
-fn leak_scan(fhir_dir: &Path, out: &Path) {
-    for f in common::files_under(out) {
-        // XPT is binary around its ASCII text: read every file as (lossy) text.
-        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        let header = text.lines().next().unwrap_or("");
-        let column = header.split(',').any(|c| c == "BRTHDTC") || text.contains("Name=\"BRTHDTC\"");
-        assert!(
-            !column,
-            "{}: BRTHDTC is written only when the study asks",
-            f.display()
-        );
-    }
-    let ids = identifiers(fhir_dir);
-    assert!(ids.len() > 10, "the scan needs identifiers to look for");
-    for f in common::files_under(out) {
-        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        for id in &ids {
-            assert!(
-                !holds(&text, id),
-                "{} contains an identifier of the input ({} chars{})",
-                f.display(),
-                id.chars().count(),
-                if std::env::var_os("LEAK_DEBUG").is_some() {
-                    format!(": {id}")
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
-}
-
 #[test]
 fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() {
     // The README's quick-start command, with the bundled minimal study file.
@@ -378,7 +271,7 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
         let a = std::fs::read_to_string(out.join("sdtm").join(f)).unwrap();
         assert_eq!(a, std::fs::read_to_string(again.join(f)).unwrap(), "{f}");
     }
-    leak_scan(&out.join("fhir"), &out.join("sdtm"));
+    common::leak::leak_scan(&out.join("fhir"), &out.join("sdtm"));
 }
 
 #[test]
@@ -419,7 +312,7 @@ fn synthea_bundles_convert_with_cdisc_terminology() {
         deaths,
         t["DS"].iter().filter(|r| r["DSDECOD"] == "DEATH").count()
     );
-    leak_scan(&input, &out);
+    common::leak::leak_scan(&input, &out);
 }
 
 #[test]
@@ -710,7 +603,7 @@ fn shared_ss_mix2_samples_convert_end_to_end() {
     assert_eq!(t["DM"].len(), 3);
     assert!(t["LB"].iter().any(|r| r["LBTESTCD"] == "CRP"));
     assert!(t["VS"].iter().any(|r| r["VSTESTCD"] == "HEIGHT"));
-    leak_scan(&out.join("fhir"), &out.join("sdtm"));
+    common::leak::leak_scan(&out.join("fhir"), &out.join("sdtm"));
 }
 
 #[test]

@@ -3,6 +3,7 @@ use kakehashi::diagnostics::{Diagnostic, Tally};
 use kakehashi::fhir::{convert_storage, convert_storage_with, FhirOptions};
 use kakehashi::hl7::Offset;
 use kakehashi::mapping::MappingSet;
+use kakehashi::privacy::{Level, Policy};
 use kakehashi::sdtm::{Engine, Output, SdtmSpec, Study, SubjectKey};
 use kakehashi::ssmix2::{StatePolicy, Storage};
 use std::path::PathBuf;
@@ -141,6 +142,23 @@ pub struct SdtmOpts {
     pub demo_key: bool,
     #[command(flatten)]
     pub files: FileOpts,
+    #[command(flatten)]
+    pub privacy: PrivacyOpts,
+}
+
+/// The privacy level of SDTM output (README "Privacy levels").
+#[derive(clap::Args, Debug, Clone)]
+pub struct PrivacyOpts {
+    /// identified (site-internal; needs --allow-identified), pseudonymised (keyed ids, free
+    /// text scrubbed) or anonymised (also bands, date shifts, k-anonymity).
+    #[arg(long, value_enum, default_value = "pseudonymised")]
+    pub privacy: Level,
+    /// Privacy policy file overriding the embedded one (mappings/privacy/policy.yaml).
+    #[arg(long)]
+    pub privacy_policy: Option<PathBuf>,
+    /// Confirms that identified output (hospital patient ids, unscrubbed text) is wanted.
+    #[arg(long)]
+    pub allow_identified: bool,
 }
 
 /// How SDTM files are written.
@@ -197,7 +215,23 @@ fn print_diags(diags: &[Diagnostic]) {
     }
 }
 
-fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey), ExitCode> {
+fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey, Privacy), ExitCode> {
+    let policy = match &o.privacy.privacy_policy {
+        Some(p) => Policy::load(p).map_err(|d| {
+            print_diags(&d);
+            eprintln!("error: the privacy policy has errors; nothing was converted");
+            ExitCode::from(1)
+        })?,
+        None => Policy::embedded(),
+    };
+    if o.privacy.privacy == Level::Identified && !o.privacy.allow_identified {
+        eprintln!("error: identified output holds hospital patient ids and unscrubbed text; it is for site-internal use only and needs --allow-identified");
+        return Err(ExitCode::from(2));
+    }
+    let privacy = Privacy {
+        level: o.privacy.privacy,
+        policy,
+    };
     let spec = SdtmSpec::load(o.sdtm_mappings.as_deref()).map_err(|d| {
         print_diags(&d);
         eprintln!("error: the SDTM mapping files have errors; nothing was converted");
@@ -211,7 +245,19 @@ fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey), ExitCode> {
         eprintln!("error: {e}");
         ExitCode::from(2)
     })?;
-    Ok((spec, study, key))
+    Ok((spec, study, key, privacy))
+}
+
+pub struct Privacy {
+    pub level: Level,
+    pub policy: Policy,
+}
+
+impl Privacy {
+    fn configure(&self, engine: &mut Engine) {
+        engine.privacy = self.level;
+        engine.scrub = self.policy.scrub.clone();
+    }
 }
 
 /// Writes the SDTM datasets and the run report; prints a summary. Returns the error count.
@@ -221,8 +267,18 @@ fn finish_sdtm(
     study: &Study,
     key: &SubjectKey,
     files: &FileOpts,
+    privacy: &Privacy,
 ) -> Result<usize, std::io::Error> {
     std::fs::create_dir_all(dir)?;
+    let anon = (privacy.level == Level::Anonymised)
+        .then(|| kakehashi::privacy::anonymise(out, &privacy.policy.anonymised, key));
+    let privacy_report = kakehashi::privacy::report(
+        privacy.level,
+        &privacy.policy,
+        &key.digest(),
+        &out.scrubbed,
+        anon.as_ref(),
+    );
     let ct = match &files.ct {
         Some(p) => Some(kakehashi::formats::ct::Ct::load(p, &files.ct_version)?),
         None => None,
@@ -263,6 +319,7 @@ fn finish_sdtm(
         "japanese_datasets": out.japanese.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
     });
     w.write_json("report.json", &report)?;
+    w.write_json("privacy.json", &privacy_report)?;
     w.finish()?;
     let mut t = Tally::default();
     for d in &out.diagnostics {
@@ -271,6 +328,18 @@ fn finish_sdtm(
     println!(
         "SDTM: {} subjects from {} resources",
         out.subjects, out.resources
+    );
+    println!(
+        "privacy: {}; {} text value(s) scrubbed{}",
+        privacy.level.name(),
+        out.scrubbed.values().sum::<usize>(),
+        match &anon {
+            Some(a) => format!(
+                "; k = {} reached {} ({} subject(s) suppressed, ages in {}-year bands)",
+                a.k, a.k_reached, a.subjects_suppressed, a.age_band_width
+            ),
+            None => String::new(),
+        }
     );
     for d in &out.datasets {
         println!("  {:<8} {:>8} records", d.name, d.rows.len());
@@ -293,7 +362,7 @@ fn finish_sdtm(
 }
 
 fn sdtm(a: SdtmArgs) -> ExitCode {
-    let (spec, study, key) = match load_sdtm(&a.sdtm) {
+    let (spec, study, key, privacy) = match load_sdtm(&a.sdtm) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -307,11 +376,12 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    privacy.configure(&mut engine);
     let mut out = kakehashi::sdtm::convert_resources(&mut engine, resources);
     pb.finish_and_clear();
     read_diags.append(&mut out.diagnostics);
     out.diagnostics = read_diags;
-    match finish_sdtm(&mut out, &a.output, &study, &key, &a.sdtm.files) {
+    match finish_sdtm(&mut out, &a.output, &study, &key, &a.sdtm.files, &privacy) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
@@ -334,13 +404,14 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         subject_key_file: a.subject_key_file.clone(),
         demo_key: a.demo_key,
         files: a.files.clone(),
+        privacy: a.privacy.clone(),
     };
     let a = AllArgs {
         output: Some(output.clone()),
         ..a
     };
     let out_dir = output;
-    let (spec, study, key) = match load_sdtm(&opts) {
+    let (spec, study, key, privacy) = match load_sdtm(&opts) {
         Ok(x) => x,
         Err(c) => return c,
     };
@@ -355,13 +426,15 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let engine = match Engine::new(&spec, &study, key.clone()) {
+    let mut engine = match Engine::new(&spec, &study, key.clone()) {
         Ok(e) => e,
         Err(d) => {
             print_diags(&d);
             return ExitCode::from(1);
         }
     };
+    privacy.configure(&mut engine);
+    let engine = engine;
     let storage = Storage::open(&a.roots);
     let policy = StatePolicy {
         snapshot_types: a.snapshot_types.clone(),
@@ -415,7 +488,14 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
             out_dir.join("fhir/diagnostics.ndjson").display()
         );
     }
-    match finish_sdtm(&mut out, &out_dir.join("sdtm"), &study, &key, &a.files) {
+    match finish_sdtm(
+        &mut out,
+        &out_dir.join("sdtm"),
+        &study,
+        &key,
+        &a.files,
+        &privacy,
+    ) {
         Ok(0) if stage1_errors == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(e) => {
@@ -447,6 +527,8 @@ pub struct AllArgs {
     pub demo_key: bool,
     #[command(flatten)]
     pub files: FileOpts,
+    #[command(flatten)]
+    pub privacy: PrivacyOpts,
     /// Folder of SS-MIX2 → FHIR mapping overrides (as for `convert fhir`).
     #[arg(long)]
     pub mappings: Option<PathBuf>,

@@ -41,6 +41,7 @@ pub struct Collected<'s> {
     usubjids: std::collections::HashSet<String>,
     counts: BTreeMap<(&'static str, String, String), (usize, usize)>,
     non_ascii: BTreeMap<(String, String), usize>,
+    scrubbed: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +55,8 @@ pub struct Output {
     pub dropped_by_window: usize,
     /// Values replaced in the ASCII datasets, by dataset and variable.
     pub non_ascii: BTreeMap<(String, String), usize>,
+    /// `DATASET.VARIABLE` → values in which subjects' identifiers were masked.
+    pub scrubbed: BTreeMap<String, usize>,
 }
 
 const SUPP_VARS: &[(&str, &str, &str)] = &[
@@ -155,6 +158,7 @@ impl<'s> Collected<'s> {
             usubjids: Default::default(),
             counts: BTreeMap::new(),
             non_ascii: BTreeMap::new(),
+            scrubbed: BTreeMap::new(),
         }
     }
 
@@ -174,6 +178,9 @@ impl<'s> Collected<'s> {
         self.resources += s.resources;
         self.dropped_by_window += s.dropped_by_window;
         self.diagnostics.extend(s.diagnostics);
+        for (k, n) in s.scrubbed {
+            *self.scrubbed.entry(k).or_default() += n;
+        }
         for (k, n) in s.counts {
             let e = self.counts.entry(k).or_default();
             e.0 += n;
@@ -377,6 +384,7 @@ impl<'s> Collected<'s> {
             ));
         }
         out.non_ascii = self.non_ascii;
+        out.scrubbed = self.scrubbed;
         out
     }
 }

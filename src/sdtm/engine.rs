@@ -13,6 +13,8 @@ use super::study::Study;
 use super::subject::{patient_of, SubjectKey};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::fhirpath::View;
+use crate::privacy::policy::Scrub;
+use crate::privacy::{scrub, Identifiers, Level, Policy};
 
 /// One record: SDTM variables and helper columns by name.
 pub type Row = BTreeMap<String, Value>;
@@ -25,6 +27,9 @@ pub struct Engine<'s> {
     views: Vec<Vec<View>>,
     /// Patient keys selected by Group / ResearchSubject resources of the input.
     selected: Option<std::collections::HashSet<String>>,
+    /// Output level and free-text scrubbing settings (default: pseudonymised).
+    pub privacy: Level,
+    pub scrub: Scrub,
 }
 
 /// Everything one subject contributes.
@@ -40,6 +45,8 @@ pub struct SubjectOut {
     pub dropped_by_window: usize,
     /// Repeated findings counted instead of listed: (code, domain file, what) → records.
     pub counts: BTreeMap<(&'static str, String, String), usize>,
+    /// `DOMAIN.VARIABLE` → values in which the subject's identifiers were masked.
+    pub scrubbed: BTreeMap<String, usize>,
 }
 
 /// Why a patient yields no subject.
@@ -84,6 +91,8 @@ impl<'s> Engine<'s> {
             functions,
             views,
             selected: None,
+            privacy: Level::Pseudonymised,
+            scrub: Policy::embedded().scrub,
         })
     }
 
@@ -172,7 +181,14 @@ impl<'s> Engine<'s> {
     }
 
     pub fn usubjid(&self, patient_key: &str) -> (String, String) {
-        let subjid = self.key.pseudonym(patient_key);
+        let subjid = match self.privacy {
+            // Site-internal output: the hospital's own patient id.
+            Level::Identified => patient_key
+                .strip_prefix("Patient/")
+                .unwrap_or(patient_key)
+                .to_owned(),
+            _ => self.key.pseudonym(patient_key),
+        };
         (
             format!("{}-{}-{subjid}", self.study.study_id, self.study.site_id),
             subjid,
@@ -246,6 +262,34 @@ impl<'s> Engine<'s> {
             out.rows.insert(d.domain.clone(), rows);
         }
         derive::subject(self, &mut out);
+        if self.privacy != Level::Identified {
+            let ids = Identifiers::of(resources, &self.scrub);
+            let mut counts = BTreeMap::new();
+            for (d, rows) in out.rows.iter_mut() {
+                let Some(dom) = self.domain(d) else { continue };
+                // Declared variables and the helpers an ASCII fallback reads.
+                let written = |v: &str| {
+                    dom.variable(v).is_some()
+                        || dom
+                            .variables
+                            .iter()
+                            .any(|x| x.ascii_fallback.as_deref() == Some(v))
+                };
+                scrub::rows(&ids, &self.scrub, rows.iter_mut(), &mut counts, d, written);
+            }
+            for (d, rows) in out.supp.iter_mut() {
+                let supp = format!("SUPP{d}");
+                scrub::rows(
+                    &ids,
+                    &self.scrub,
+                    rows.iter_mut(),
+                    &mut counts,
+                    &supp,
+                    |v| v == "QVAL",
+                );
+            }
+            out.scrubbed = counts;
+        }
         Ok(out)
     }
 

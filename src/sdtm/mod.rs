@@ -58,6 +58,14 @@ impl Collected<'_> {
     }
 }
 
+/// Files a run writes beside the datasets that are not datasets.
+pub const RUN_FILES: &[&str] = &[
+    "report.json",
+    "validation.json",
+    "privacy.json",
+    "diagnostics.ndjson",
+];
+
 /// Output formats of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Format {

@@ -33,6 +33,17 @@ impl SubjectKey {
         out[..6].iter().map(|b| format!("{b:02X}")).collect()
     }
 
+    /// HMAC-SHA256(key, label ‖ 0 ‖ data): keyed values for other purposes (date shifts,
+    /// release numbering), separated from the pseudonyms by the label.
+    pub fn derive(&self, label: &str, data: &str) -> [u8; 32] {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0)
+            .expect("HMAC takes keys of any length");
+        mac.update(label.as_bytes());
+        mac.update(&[0]);
+        mac.update(data.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// SHA-256 of the key, first 16 hex digits: identifies which key was used.
     pub fn digest(&self) -> String {
         use sha2::Digest;

@@ -340,11 +340,7 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
                     Location::file(&f),
                 )),
             },
-            "json" | "ndjson"
-                if name != "report.json"
-                    && name != "validation.json"
-                    && name != "diagnostics.ndjson" =>
-            {
+            "json" | "ndjson" if !crate::sdtm::RUN_FILES.contains(&name.as_ref()) => {
                 match read_dataset_json(&f) {
                     Ok(Some(t)) => {
                         if !study.tables.iter().any(|x| x.name == t.name) {

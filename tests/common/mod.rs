@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod leak;
+
 /// `../shared/<rel>` next to the repository. Tests that need it fail loudly (never pass
 /// silently) when it is missing.
 pub fn shared(rel: &str) -> PathBuf {
