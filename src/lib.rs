@@ -13,6 +13,7 @@ pub mod privacy;
 pub mod r4model;
 pub mod sdtm;
 pub mod ssmix2;
+pub mod stats;
 pub mod synth;
 pub mod validate;
 pub mod yaml;

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod inspect;
 pub mod mappings;
 pub mod show;
+pub mod stats;
 pub mod synth;
 pub mod validate;
 
@@ -38,6 +39,12 @@ pub enum Command {
     Synth(synth::Args),
     /// SDTM conformance of a folder of datasets (XPT, Dataset-JSON, Open Rules CSV).
     Validate(Box<validate::Args>),
+    /// Aggregate statistics (demographics, conditions, drugs, lab distributions, vital
+    /// trends) from SDTM or FHIR, small cells suppressed; CSV, JSON and an HTML page.
+    Stats(stats::StatsArgs),
+    /// Feasibility counts for a criteria file: an attrition table per site, small cells
+    /// and anything that would recover them suppressed.
+    Feasibility(stats::FeasibilityArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -58,6 +65,8 @@ pub fn run() -> ExitCode {
         Command::Show(a) => show::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Validate(a) => validate::run(*a),
+        Command::Stats(a) => stats::run_stats(a),
+        Command::Feasibility(a) => stats::run_feasibility(a),
     }
 }
 

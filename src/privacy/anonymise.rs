@@ -180,13 +180,16 @@ pub fn month_dtc(s: &str) -> String {
     }
 }
 
-/// Which cells a rare-value rule covers: (dataset index, column, row filter on QNAM).
+/// A rare-value rule's cells: dataset index, column, and the row filter (QNAM column, value).
+type RuleCells = (usize, usize, Option<(usize, String)>);
+
+/// Which cells a rare-value rule covers.
 fn rule_cells(
     out: &Output,
     ds: &str,
     variable: Option<&str>,
     qnam: Option<&str>,
-) -> Option<(usize, usize, Option<(usize, String)>)> {
+) -> Option<RuleCells> {
     let di = out.datasets.iter().position(|d| d.name == ds)?;
     let d = &out.datasets[di];
     match (variable, qnam) {

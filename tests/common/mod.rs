@@ -119,3 +119,57 @@ pub fn py_tools() -> PathBuf {
     }
     py
 }
+
+/// Headless Chromium (the Debian package `.ci/run` installs).
+pub fn chromium() -> &'static str {
+    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if Path::new(c).exists() {
+            return c;
+        }
+    }
+    panic!("Chromium is needed for the HTML report tests (.ci/run installs the Debian chromium package)");
+}
+
+/// Renders a local HTML file in headless Chromium: the DOM after scripts ran, and a PNG
+/// screenshot (checked to be a real image).
+pub fn render(html: &Path, scratch: &Path) -> (String, Vec<u8>) {
+    let url = format!("file://{}", html.display());
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ];
+    let profile = format!(
+        "--user-data-dir={}",
+        scratch.join("chromium-profile").display()
+    );
+    let dom = std::process::Command::new(chromium())
+        .args(flags)
+        .arg(&profile)
+        .args(["--dump-dom", &url])
+        .output()
+        .unwrap();
+    let shot = scratch.join("shot.png");
+    let st = std::process::Command::new(chromium())
+        .args(flags)
+        .arg(&profile)
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=1280,1600", &url])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), png)
+}
