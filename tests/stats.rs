@@ -342,6 +342,22 @@ fn issue_7_feasibility_and_statistics_publish_no_small_or_recoverable_cell() {
             "{name}: one suppressed bin is recovered from the total"
         );
     }
+    // The same statistics straight from the FHIR input (converted in memory).
+    let from_fhir = tmp.path().join("stats-fhir");
+    let fhir_a = a.parent().unwrap().join("fhir");
+    run(&[
+        "stats",
+        &format!("{}=01", fhir_a.display()),
+        "-o",
+        from_fhir.to_str().unwrap(),
+    ]);
+    let only_a = tmp.path().join("stats-a");
+    run(&["stats", a.to_str().unwrap(), "-o", only_a.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(from_fhir.join("stats.csv")).unwrap(),
+        std::fs::read_to_string(only_a.join("stats.csv")).unwrap(),
+        "FHIR input and its SDTM output give the same statistics"
+    );
     // The page, rendered.
     let html = st.join("stats.html");
     let page = std::fs::read_to_string(&html).unwrap();
