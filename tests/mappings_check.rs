@@ -248,3 +248,56 @@ fn cli_mappings_check_covers_the_sdtm_stage_too() {
         "{err}"
     );
 }
+
+/// A site override that forgets a required element (Observation.status, which the R4 JSON
+/// Schema cannot require): every such resource is reported (F005, located, no values) and
+/// not written; the rest of the run goes on and the exit code says it failed.
+#[test]
+fn a_resource_missing_a_required_primitive_is_not_written() {
+    let original = std::fs::read_to_string(common::repo(
+        "mappings/ssmix2/segments/OBX-Observation-Lab.yaml",
+    ))
+    .unwrap();
+    let without_status = original
+        .replace(
+            "  - to: status\n    from: OBX-11\n    table: v2-0085-observation-status\n  - to: status\n    when: { from: OBX-11, present: false }\n    value: final\n",
+            "",
+        );
+    assert_ne!(without_status, original, "the status rows were removed");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("segments")).unwrap();
+    std::fs::write(
+        dir.path().join("segments/OBX-Observation-Lab.yaml"),
+        without_status,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = std::process::Command::new(common::bin())
+        .args([
+            "convert",
+            "fhir",
+            common::repo("fixtures/ssmix2").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--mappings",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let diags = std::fs::read_to_string(out.join("diagnostics.ndjson")).unwrap();
+    let f005: Vec<&str> = diags.lines().filter(|l| l.contains("\"F005\"")).collect();
+    assert!(!f005.is_empty());
+    assert!(
+        f005.iter()
+            .all(|l| l.contains("Observation.status is required but missing")
+                && l.contains("OML-11")),
+        "{f005:?}"
+    );
+    let obs = std::fs::read_to_string(out.join("Observation.ndjson")).unwrap_or_default();
+    assert!(
+        obs.lines().all(|l| l.contains("\"status\"")),
+        "no Observation without status is written"
+    );
+    assert!(out.join("Patient.ndjson").exists(), "the rest converts");
+}

@@ -186,7 +186,26 @@ pub fn convert_message(
                     r.insert("meta".into(), serde_json::json!({ "profile": [pr] }));
                 }
                 r.extend(body);
-                out.push(Value::Object(r));
+                let r = Value::Object(r);
+                // What the JSON Schema cannot see: required primitives, one type per choice.
+                let problems = super::structure::problems(&r);
+                if !problems.is_empty() {
+                    diags.push(
+                        Diagnostic::error(
+                            "F005",
+                            format!(
+                                "{} {} is not valid FHIR R4 and is not written: {}",
+                                map.fhir_type,
+                                p.map,
+                                problems.join("; ")
+                            ),
+                            at.clone(),
+                        )
+                        .help(format!("fix the segment map {} (a row for each required element, one value[x] type)", p.map)),
+                    );
+                    continue;
+                }
+                out.push(r);
             }
         }
     }
