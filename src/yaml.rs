@@ -185,6 +185,63 @@ fn unreachable_error(pos: (usize, usize)) -> Result<Value, YamlError> {
     })
 }
 
+/// A YAML settings file checked against its JSON Schema, with every error located at
+/// `file:line:col`: `codes` are the diagnostic codes for (not YAML, schema mismatch), `help`
+/// the help line of schema errors. Shared by the privacy policy and the criteria files.
+pub fn load_checked(
+    text: &str,
+    file: &str,
+    schema: &str,
+    codes: (&'static str, &'static str),
+    help: &str,
+) -> Result<Doc, Vec<crate::diagnostics::Diagnostic>> {
+    use crate::diagnostics::{Diagnostic, Location};
+    let at = |line: usize, col: usize| {
+        let mut l = Location::file(file).with_line(line);
+        l.column = Some(col);
+        l
+    };
+    let doc = parse(text).map_err(|e| {
+        vec![Diagnostic::error(
+            codes.0,
+            format!("not valid YAML: {}", e.message),
+            at(e.line, e.column),
+        )]
+    })?;
+    let schema: Value = serde_json::from_str(schema).map_err(|e| {
+        vec![Diagnostic::error(
+            codes.1,
+            format!("schema: {e}"),
+            Location::default(),
+        )]
+    })?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| {
+        vec![Diagnostic::error(
+            codes.1,
+            format!("schema: {e}"),
+            Location::default(),
+        )]
+    })?;
+    let diags: Vec<Diagnostic> = validator
+        .iter_errors(&doc.value)
+        .map(|e| {
+            let ptr = e.instance_path().to_string();
+            let (line, col) = doc.position(&ptr);
+            Diagnostic::error(
+                codes.1,
+                format!("{e} (at {})", if ptr.is_empty() { "/" } else { &ptr }),
+                at(line, col),
+            )
+            .help(help)
+        })
+        .collect();
+    if diags.is_empty() {
+        Ok(doc)
+    } else {
+        Err(diags)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

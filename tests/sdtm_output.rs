@@ -32,16 +32,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 }
 
 fn read_csv(p: &Path) -> Table {
-    let mut r = csv::Reader::from_path(p).unwrap();
-    let h = r.headers().unwrap().clone();
-    r.records()
-        .map(|x| {
-            h.iter()
-                .zip(x.unwrap().iter())
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .collect()
+    common::read_csv(p)
 }
 
 fn tables(dir: &Path) -> BTreeMap<String, Table> {

@@ -24,18 +24,7 @@ fn run(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn read_csv(p: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(p).unwrap();
-    let h = r.headers().unwrap().clone();
-    r.records()
-        .map(|x| {
-            h.iter()
-                .zip(x.unwrap().iter())
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .collect()
-}
+use common::read_csv;
 
 fn site(tmp: &Path, name: &str, patients: &str, seed: &str) -> PathBuf {
     let root = tmp.join(format!("ssmix2-{name}"));

@@ -152,43 +152,13 @@ impl Policy {
             l.column = Some(col);
             l
         };
-        let doc = crate::yaml::parse(text).map_err(|e| {
-            vec![Diagnostic::error(
-                "P001",
-                format!("not valid YAML: {}", e.message),
-                at(e.line, e.column),
-            )]
-        })?;
-        let schema: serde_json::Value = serde_json::from_str(SCHEMA).map_err(|e| {
-            vec![Diagnostic::error(
-                "P002",
-                format!("policy schema: {e}"),
-                Location::default(),
-            )]
-        })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            vec![Diagnostic::error(
-                "P002",
-                format!("policy schema: {e}"),
-                Location::default(),
-            )]
-        })?;
-        let diags: Vec<Diagnostic> = validator
-            .iter_errors(&doc.value)
-            .map(|e| {
-                let ptr = e.instance_path().to_string();
-                let (line, col) = doc.position(&ptr);
-                Diagnostic::error(
-                    "P002",
-                    format!("{e} (at {})", if ptr.is_empty() { "/" } else { &ptr }),
-                    at(line, col),
-                )
-                .help("see mappings/privacy/policy.yaml for every setting and its meaning")
-            })
-            .collect();
-        if !diags.is_empty() {
-            return Err(diags);
-        }
+        let doc = crate::yaml::load_checked(
+            text,
+            file,
+            SCHEMA,
+            ("P001", "P002"),
+            "see mappings/privacy/policy.yaml for every setting and its meaning",
+        )?;
         let mut p: Policy = serde_json::from_value(doc.value.clone())
             .map_err(|e| vec![Diagnostic::error("P002", format!("{e}"), at(1, 1))])?;
         p.source = file.to_owned();

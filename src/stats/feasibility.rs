@@ -87,50 +87,17 @@ impl Criteria {
                 Location::file(path),
             )]
         })?;
-        let at = |line: usize, col: usize| {
-            let mut l = Location::file(&file).with_line(line);
-            l.column = Some(col);
-            l
-        };
-        let doc = crate::yaml::parse(&text).map_err(|e| {
-            vec![Diagnostic::error(
-                "Q001",
-                format!("not valid YAML: {}", e.message),
-                at(e.line, e.column),
-            )]
-        })?;
-        let schema: serde_json::Value = serde_json::from_str(SCHEMA).map_err(|e| {
-            vec![Diagnostic::error(
-                "Q002",
-                format!("criteria schema: {e}"),
-                Location::default(),
-            )]
-        })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            vec![Diagnostic::error(
-                "Q002",
-                format!("criteria schema: {e}"),
-                Location::default(),
-            )]
-        })?;
-        let diags: Vec<Diagnostic> = validator
-            .iter_errors(&doc.value)
-            .map(|e| {
-                let ptr = e.instance_path().to_string();
-                let (line, col) = doc.position(&ptr);
-                Diagnostic::error(
-                    "Q002",
-                    format!("{e} (at {})", if ptr.is_empty() { "/" } else { &ptr }),
-                    at(line, col),
-                )
-                .help("see fixtures/criteria/t2dm.yaml and README \"Feasibility\"")
-            })
-            .collect();
-        if !diags.is_empty() {
-            return Err(diags);
-        }
+        let doc = crate::yaml::load_checked(
+            &text,
+            &file,
+            SCHEMA,
+            ("Q001", "Q002"),
+            "see fixtures/criteria/t2dm.yaml and README \"Feasibility\"",
+        )?;
+        let mut l = Location::file(&file).with_line(1);
+        l.column = Some(1);
         serde_json::from_value(doc.value)
-            .map_err(|e| vec![Diagnostic::error("Q002", e.to_string(), at(1, 1))])
+            .map_err(|e| vec![Diagnostic::error("Q002", e.to_string(), l)])
     }
 }
 

@@ -173,3 +173,17 @@ pub fn render(html: &Path, scratch: &Path) -> (String, Vec<u8>) {
     );
     (String::from_utf8_lossy(&dom.stdout).into_owned(), png)
 }
+
+/// A CSV file as rows of column → value.
+pub fn read_csv(p: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(p).unwrap();
+    let h = r.headers().unwrap().clone();
+    r.records()
+        .map(|x| {
+            h.iter()
+                .zip(x.unwrap().iter())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
