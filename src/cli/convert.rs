@@ -190,6 +190,10 @@ pub struct SdtmArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub sdtm: SdtmOpts,
+    /// Patient buckets for input larger than memory (0: one per 64 MiB of input). The
+    /// output does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub buckets: usize,
 }
 
 fn subject_key(o: &SdtmOpts) -> Result<SubjectKey, String> {
@@ -366,9 +370,6 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let pb = progress("reading FHIR");
-    let (resources, mut read_diags) = kakehashi::fhir::input::read_all(&a.inputs);
-    pb.set_message(format!("converting {} resources", resources.len()));
     let mut engine = match Engine::new(&spec, &study, key.clone()) {
         Ok(e) => e,
         Err(d) => {
@@ -377,8 +378,23 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
         }
     };
     privacy.configure(&mut engine);
-    let mut out = kakehashi::sdtm::convert_resources(&mut engine, resources);
+    let pb = progress("reading FHIR");
+    let spill = a.output.join(".kakehashi-spill");
+    let r =
+        kakehashi::sdtm::stream::convert_paths(&mut engine, &a.inputs, a.buckets, &spill, &|m| {
+            pb.set_message(m)
+        });
     pb.finish_and_clear();
+    let (mut out, mut read_diags) = match r {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!(
+                "error: cannot use the scratch folder {}: {e}",
+                spill.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
     read_diags.append(&mut out.diagnostics);
     out.diagnostics = read_diags;
     match finish_sdtm(&mut out, &a.output, &study, &key, &a.sdtm.files, &privacy) {

@@ -12,6 +12,16 @@ use crate::diagnostics::{Diagnostic, Location};
 
 /// All resources under the given files/folders, in path order (and file order within).
 pub fn read_all(paths: &[PathBuf]) -> (Vec<Value>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    for f in files(paths) {
+        read_file(&f, &mut out, &mut diags);
+    }
+    (out, diags)
+}
+
+/// The FHIR files under the given files/folders, in path order.
+pub fn files(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -29,12 +39,7 @@ pub fn read_all(paths: &[PathBuf]) -> (Vec<Value>, Vec<Diagnostic>) {
             files.push(p.clone());
         }
     }
-    let mut out = Vec::new();
-    let mut diags = Vec::new();
-    for f in files {
-        read_file(&f, &mut out, &mut diags);
-    }
-    (out, diags)
+    files
 }
 
 fn is_fhir_file(p: &Path) -> bool {
@@ -50,25 +55,38 @@ fn is_ours_not_data(p: &Path) -> bool {
 }
 
 pub fn read_file(path: &Path, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(Diagnostic::error(
-                "R001",
-                format!("cannot read: {e}"),
-                Location::file(path),
-            ));
-            return;
-        }
+    for_each_in_file(path, &mut |v| out.push(v), diags);
+}
+
+/// Every resource of one file, handed to `sink` as it is read: NDJSON is streamed line
+/// by line (a multi-gigabyte Observation.ndjson is never held whole); a JSON file (a
+/// Bundle or one resource) is one document.
+pub fn for_each_in_file(path: &Path, sink: &mut dyn FnMut(Value), diags: &mut Vec<Diagnostic>) {
+    use std::io::BufRead;
+    let cannot = |e: std::io::Error, diags: &mut Vec<Diagnostic>| {
+        diags.push(Diagnostic::error(
+            "R001",
+            format!("cannot read: {e}"),
+            Location::file(path),
+        ))
     };
     let ndjson = path.extension().is_some_and(|x| x == "ndjson");
     if ndjson {
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
+        let f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) => return cannot(e, diags),
+        };
+        // Split on bytes: a line that is not UTF-8 is one located error, not the file's end.
+        for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => return cannot(e, diags),
+            };
+            if line.trim_ascii().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Value>(line) {
-                Ok(v) => add(v, path, i + 1, out, diags),
+            match serde_json::from_slice::<Value>(&line) {
+                Ok(v) => add(v, path, i + 1, sink, diags),
                 Err(e) => diags.push(
                     Diagnostic::error(
                         "R002",
@@ -80,8 +98,12 @@ pub fn read_file(path: &Path, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>)
             }
         }
     } else {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return cannot(e, diags),
+        };
         match serde_json::from_str::<Value>(&text) {
-            Ok(v) => add(v, path, 1, out, diags),
+            Ok(v) => add(v, path, 1, sink, diags),
             Err(e) => {
                 let mut l = Location::file(path).with_line(e.line());
                 l.column = Some(e.column());
@@ -91,7 +113,13 @@ pub fn read_file(path: &Path, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>)
     }
 }
 
-fn add(v: Value, path: &Path, line: usize, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>) {
+fn add(
+    v: Value,
+    path: &Path,
+    line: usize,
+    out: &mut dyn FnMut(Value),
+    diags: &mut Vec<Diagnostic>,
+) {
     match v.get("resourceType").and_then(Value::as_str) {
         Some("Bundle") => {
             let entries = v
@@ -128,7 +156,7 @@ fn add(v: Value, path: &Path, line: usize, out: &mut Vec<Value>, diags: &mut Vec
                 add(r, path, line, out, diags);
             }
         }
-        Some(_) if v.get("id").and_then(Value::as_str).is_some() => out.push(v),
+        Some(_) if v.get("id").and_then(Value::as_str).is_some() => out(v),
         Some(_) => diags.push(Diagnostic::warning(
             "R003",
             "a resource without id is skipped",

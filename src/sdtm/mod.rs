@@ -9,6 +9,7 @@ pub mod derive;
 pub mod engine;
 pub mod functions;
 pub mod spec;
+pub mod stream;
 pub mod study;
 pub mod subject;
 

@@ -78,6 +78,9 @@ struct Ctx<'a> {
     cache: HashMap<usize, Vec<bool>>,
     /// Compiled patterns (a rule's regex is compiled once, not per record).
     regexes: HashMap<String, Option<Regex>>,
+    /// Operation lists as sets, for membership per record (`$dm_usubjid` holds every
+    /// subject: cloning and scanning it per record is quadratic).
+    sets: HashMap<String, HashSet<String>>,
 }
 
 /// Dataset class from the library, else guessed from the topic variable.
@@ -514,6 +517,7 @@ fn evaluate(
         ops: HashMap::new(),
         cache: HashMap::new(),
         regexes: HashMap::new(),
+        sets: HashMap::new(),
     };
     for op in &rule.operations {
         if let Some((id, v)) = cx.operation(op) {
@@ -892,6 +896,16 @@ impl Ctx<'_> {
             | "prefix_is_not_contained_by"
             | "suffix_is_not_contained_by"
             | "prefix_is_contained_by" => {
+                if let Some(id) = c["value"].as_str().filter(|s| s.starts_with('$')) {
+                    if let Some(Op::List(l)) = self.ops.get(id) {
+                        let set = self
+                            .sets
+                            .entry(id.to_owned())
+                            .or_insert_with(|| l.iter().cloned().collect());
+                        let inside = set.contains(&part(&ts));
+                        return if op.contains("not") { !inside } else { inside };
+                    }
+                }
                 // No list for this row (no group key): nothing to say.
                 let Some(list) = self.list_of(&c["value"], r) else {
                     return false;
