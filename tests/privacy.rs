@@ -270,6 +270,17 @@ fn issue_7_privacy_levels_leak_nothing_and_anonymised_output_is_k_anonymous() {
             "a person matches {matches} (< k) records"
         );
     }
+    // No keyed pseudonym of the pseudonymised release appears in any anonymised file
+    // (datasets, define.xml, reports, diagnostics): the releases cannot be joined.
+    let pseudonyms: Vec<&String> = truth.iter().map(|r| &r["SUBJID"]).collect();
+    for f in common::files_under(&anon) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(
+            !pseudonyms.iter().any(|p| text.contains(p.as_str())),
+            "{} links to the pseudonymised release",
+            f.display()
+        );
+    }
     // Dates were moved: the pseudonymised and anonymised RFSTDTC sets differ, while study
     // days (relative) keep their distribution.
     let p_dates: std::collections::BTreeSet<&String> =

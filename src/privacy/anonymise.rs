@@ -69,6 +69,11 @@ pub fn anonymise(out: &mut Output, p: &Anonymised, key: &SubjectKey) -> AnonRepo
     rare_values(out, p, &mut rep);
     k_anonymity(out, p, &mut rep);
     new_subject_ids(out, key);
+    // Diagnostics name subjects by their keyed pseudonym; an anonymised release must not
+    // carry a link to the pseudonymised data.
+    for d in &mut out.diagnostics {
+        d.message = mask_pseudonyms(&d.message);
+    }
     rep.subject_ids = "new per release: A00001… in the order of a keyed hash; the hospital id cannot be recomputed from them without the key, and no table linking them is written".into();
     out.subjects = rep.subjects_out;
     rep
@@ -468,9 +473,32 @@ fn new_subject_ids(out: &mut Output, key: &SubjectKey) {
     }
 }
 
+/// `KKH-01-60DA10305688` → `KKH-01-[subject]`: 12 upper-case hex digits standing alone.
+pub fn mask_pseudonyms(text: &str) -> String {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    match RE.get_or_init(|| regex::Regex::new(r"\b[0-9A-F]{12}\b").ok()) {
+        Some(re) => re.replace_all(text, "[subject]").into_owned(),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagnostics_lose_the_pseudonyms() {
+        assert_eq!(
+            mask_pseudonyms(
+                "LB: a Observation resource of subject S-01-60DA10305688 could not be mapped"
+            ),
+            "LB: a Observation resource of subject S-01-[subject] could not be mapped"
+        );
+        assert_eq!(
+            mask_pseudonyms("LBTESTCD 3A010000002327101"),
+            "LBTESTCD 3A010000002327101"
+        );
+    }
 
     #[test]
     fn dates_shift_with_their_precision() {
