@@ -291,12 +291,30 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
         }
         return (study, diags);
     }
+    // The same dataset often comes in several forms (dm.xpt, dm.json): the first readable
+    // one by stem, XPT first (cheapest to read), is used and the others are not parsed.
+    let priority = |p: &Path| match ext(p).as_str() {
+        "xpt" => 0,
+        "json" => 1,
+        "ndjson" => 2,
+        _ => 3,
+    };
+    let stem = |p: &Path| {
+        p.file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_uppercase()
+    };
+    files.sort_by(|a, b| (stem(a), priority(a)).cmp(&(stem(b), priority(b))));
     for f in files {
         let name = f
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_owned();
+        if study.table(&stem(&f)).is_some() {
+            continue;
+        }
         match ext(&f).as_str() {
             "xpt" => match std::fs::read(&f)
                 .map_err(|e| e.to_string())
