@@ -305,7 +305,7 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
             .unwrap_or("")
             .to_uppercase()
     };
-    files.sort_by(|a, b| (stem(a), priority(a)).cmp(&(stem(b), priority(b))));
+    files.sort_by_key(|p| (stem(p), priority(p)));
     for f in files {
         let name = f
             .file_name()
