@@ -216,6 +216,7 @@ fn run(case: &Case, inputs: &BTreeMap<String, Value>) -> Result<(), String> {
                 resource: root.clone(),
                 vars: &vars,
                 functions: &NoFunctions,
+                resolver: None,
             };
             evaluate(&e, root, &env)
         });

@@ -228,6 +228,29 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
         t["CM"].iter().all(|r| r["CMTRT"].contains(':')),
         "ASCII CMTRT falls back to the drug code"
     );
+    // JAMI usage codes (TQ1-3) give CMDOSFRQ through mappings/sdtm/terminology/jami-usage.yaml:
+    // counted here from the FHIR prescriptions, by the code's own text (１日３回 / １日２回).
+    let mut want: BTreeMap<&str, usize> = BTreeMap::new();
+    let mr = std::fs::read_to_string(out.join("fhir/MedicationRequest.ndjson")).unwrap();
+    for line in mr.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let codings = r["dosageInstruction"][0]["timing"]["code"]["coding"].as_array().cloned();
+        for c in codings.into_iter().flatten() {
+            if c["system"] == "http://jami.jp/CodeSystem/MedicationUsage" {
+                let text = r["dosageInstruction"][0]["timing"]["code"]["text"].as_str().unwrap_or("");
+                let freq = if text.contains("１日３回") { "TID" } else if text.contains("１日２回") { "BID" } else { continue };
+                *want.entry(freq).or_default() += 1;
+            }
+        }
+    }
+    assert!(!want.is_empty(), "the fixture has JAMI usage codes");
+    let mut got: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &t["CM"] {
+        if !r["CMDOSFRQ"].is_empty() {
+            *got.entry(r["CMDOSFRQ"].as_str()).or_default() += 1;
+        }
+    }
+    assert_eq!(got, want, "CMDOSFRQ from JAMI usage codes");
     // JLAC10 → CDISC and unit standardisation (albumin g/dL → g/L).
     let alb = t["LB"]
         .iter()
@@ -715,4 +738,106 @@ fn bucketed_conversion_gives_the_same_files() {
         !b.join(".kakehashi-spill").exists(),
         "scratch folder removed"
     );
+}
+
+/// Issue 4: a medication given by reference (contained, or a Medication of no patient in
+/// its own NDJSON file) still names CMTRT, in memory and bucketed alike; a compounded
+/// product's ingredient list longer than 200 characters keeps its first 200 in CMTRT and
+/// continues in SUPPCM `CMTRT1`… (SDTMIG §4.5.3.2), so the XPT is written and reads back.
+#[test]
+fn issue4_referenced_medications_name_cmtrt_and_long_text_continues_in_supp() {
+    use serde_json::json;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let ingredients: Vec<String> = (1..=4)
+        .map(|i| format!("Ingredient number {i} of a parenteral nutrition admixture, 1000 mL bag"))
+        .collect();
+    let long_name = ingredients.join(" + ");
+    assert!(long_name.len() > 200);
+    let patient = |id: &str| json!({"resourceType": "Patient", "id": id, "gender": "female", "birthDate": "1960-04-01"});
+    let request = |id: &str, pat: &str, medication: serde_json::Value, contained: serde_json::Value| {
+        let mut r = json!({"resourceType": "MedicationRequest", "id": id, "status": "active",
+            "intent": "order", "subject": {"reference": format!("Patient/{pat}")},
+            "authoredOn": "2024-03-01", "medicationReference": medication});
+        if !contained.is_null() {
+            r["contained"] = contained;
+        }
+        r
+    };
+    let lines = [
+        patient("p1"),
+        patient("p2"),
+        request("mr1", "p1", json!({"reference": "#c1"}),
+            json!([{"resourceType": "Medication", "id": "c1", "code": {"text": "Contained drug A"}}])),
+        request("mr2", "p1", json!({"reference": "Medication/shared1"}), serde_json::Value::Null),
+        request("mr3", "p1", json!({"reference": "#c3"}),
+            json!([{"resourceType": "Medication", "id": "c3", "ingredient": ingredients.iter()
+                .map(|n| json!({"itemCodeableConcept": {"coding": [{"system": "http://example.org/drugs", "code": "x", "display": n}]}}))
+                .collect::<Vec<_>>()}])),
+        request("mr4", "p2", json!({"reference": "Medication/shared1"}), serde_json::Value::Null),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(input.join("clinical.ndjson"), text).unwrap();
+    let med = json!({"resourceType": "Medication", "id": "shared1",
+        "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "197361", "display": "Shared drug B"}]}});
+    std::fs::write(input.join("Medication.ndjson"), format!("{med}\n")).unwrap();
+
+    let mut outputs = Vec::new();
+    for (name, extra) in [("memory", vec![]), ("buckets", vec!["--buckets", "3"])] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = convert(&input, &dir, &extra);
+        let diags = std::fs::read_to_string(out.join("diagnostics.ndjson")).unwrap();
+        assert!(!diags.contains("\"W001\""), "XPT refused a value:\n{diags}");
+        assert!(!diags.contains("CM.CMTRT is null"), "{diags}");
+        outputs.push(out);
+    }
+    let t = tables(&outputs[0]);
+    assert_eq!(t, tables(&outputs[1]), "bucketed conversion differs");
+    let cm = &t["CM"];
+    let mut names: Vec<&str> = cm.iter().map(|r| r["CMTRT"].as_str()).collect();
+    names.sort();
+    assert_eq!(names.len(), 4);
+    // Cut at the last space that keeps the first piece within 200 bytes; the space leads
+    // the continuation (XPT keeps leading blanks, drops trailing ones).
+    let cut = long_name[..=200].rfind(' ').unwrap();
+    assert_eq!(&names[..3], ["Contained drug A", &long_name[..cut], "Shared drug B"]);
+    assert_eq!(names[3], "Shared drug B");
+    // The long name, rebuilt from CMTRT and its continuations in QNAM order.
+    let long = cm.iter().find(|r| r["CMTRT"].starts_with("Ingredient")).unwrap();
+    assert!(long["CMTRT"].len() <= 200);
+    let mut cont: Vec<(&str, &str)> = t["SUPPCM"]
+        .iter()
+        .filter(|s| s["USUBJID"] == long["USUBJID"] && s["IDVARVAL"] == long["CMSEQ"] && s["QNAM"].starts_with("CMTRT"))
+        .map(|s| (s["QNAM"].as_str(), s["QVAL"].as_str()))
+        .collect();
+    cont.sort();
+    assert_eq!(cont.iter().map(|c| c.0).collect::<Vec<_>>(), ["CMTRT1"]);
+    assert_eq!(format!("{}{}", long["CMTRT"], cont[0].1), long_name);
+    // The XPT files hold the same text and two independent readers agree on them.
+    let py = common::py_tools();
+    for f in ["cm.xpt", "suppcm.xpt"] {
+        let p = outputs[0].join(f);
+        let o = Command::new(&py)
+            .arg(common::shared("tools/xpt_read.py"))
+            .arg(&p)
+            .args(["--rows", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{f}: {}", String::from_utf8_lossy(&o.stdout));
+    }
+    let members = kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("cm.xpt")).unwrap()).unwrap();
+    let ds = &members[0].dataset;
+    let col = ds.column("CMTRT").unwrap();
+    assert!(ds.rows.iter().any(|r| matches!(&r[col], kakehashi::formats::Cell::Char(s) if s == &long["CMTRT"])));
+    // The continuation's leading blank survives XPT: plain concatenation rebuilds the name.
+    let members = kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("suppcm.xpt")).unwrap()).unwrap();
+    let ds = &members[0].dataset;
+    let (q, v) = (ds.column("QNAM").unwrap(), ds.column("QVAL").unwrap());
+    let qval = ds.rows.iter().find_map(|r| match (&r[q], &r[v]) {
+        (kakehashi::formats::Cell::Char(n), kakehashi::formats::Cell::Char(val)) if n == "CMTRT1" => Some(val.clone()),
+        _ => None,
+    });
+    assert_eq!(format!("{}{}", long["CMTRT"], qval.unwrap()), long_name);
 }

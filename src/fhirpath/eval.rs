@@ -49,6 +49,9 @@ pub struct Env<'a, 'e> {
     /// Other `%names` (constants, `%rowIndex`); `None` = undefined (an error).
     pub vars: &'e dyn Fn(&str) -> Option<Coll<'a>>,
     pub functions: &'e dyn Functions,
+    /// What `resolve()` finds for a `Type/id` key beyond the resource's own `contained`
+    /// (the caller's other resources); `None` = only contained resources resolve.
+    pub resolver: Option<&'e dyn Fn(&str) -> Option<&'a Value>>,
 }
 
 #[derive(Clone, Default)]
@@ -165,6 +168,7 @@ pub const BUILTINS: &[(&str, usize, usize)] = &[
     ("precision", 0, 0),
     ("getResourceKey", 0, 0),
     ("getReferenceKey", 0, 1),
+    ("resolve", 0, 0),
 ];
 
 /// Checks every function name and argument count in an expression (before data is read).
@@ -1233,6 +1237,31 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                     })
                     .collect()
             }
+            // `#id` finds a contained resource of the root; `Type/id` (relative, absolute,
+            // versioned) asks the caller. What does not resolve is left out, as the
+            // specification says.
+            "resolve" => input
+                .iter()
+                .filter_map(|i| {
+                    let Item::Node(v, _) = i else { return None };
+                    let r = v.get("reference")?.as_str()?;
+                    let found = match r.strip_prefix('#') {
+                        Some(id) => self.env.resource.iter().find_map(|root| match root {
+                            Item::Node(root, _) => root
+                                .get("contained")?
+                                .as_array()?
+                                .iter()
+                                .find(|c| c.get("id").and_then(Value::as_str) == Some(id)),
+                            _ => None,
+                        }),
+                        None => {
+                            let (ty, id) = reference_parts(r)?;
+                            (self.env.resolver?)(&format!("{ty}/{id}"))
+                        }
+                    };
+                    found.map(|v| Item::Node(v, None))
+                })
+                .collect(),
             _ => {
                 let mut vals = Vec::with_capacity(args.len());
                 for i in 0..args.len() {

@@ -50,6 +50,7 @@ pub fn eval_str<'a>(
         resource: vec![Item::Node(resource, None)],
         vars: &|_| None,
         functions: &NoFunctions,
+        resolver: None,
     };
     evaluate(&e, vec![Item::Node(resource, None)], &env)
 }

@@ -369,12 +369,28 @@ impl View {
         resource: &Value,
         functions: &dyn Functions,
     ) -> Result<Vec<Row>, FhirPathError> {
+        self.run_with(resource, functions, None)
+    }
+
+    /// [`View::run`] with a `resolver` for `resolve()` of references to resources other than
+    /// the contained ones (`Type/id` → resource).
+    pub fn run_with<'a>(
+        &self,
+        resource: &'a Value,
+        functions: &dyn Functions,
+        resolver: Option<&dyn Fn(&str) -> Option<&'a Value>>,
+    ) -> Result<Vec<Row>, FhirPathError> {
+        let sc = Scope {
+            resource,
+            functions,
+            resolver,
+        };
         if resource.get("resourceType").and_then(Value::as_str) != Some(self.resource.as_str()) {
             return Ok(vec![]);
         }
         let node = Item::Node(resource, None);
         for w in &self.wheres {
-            let r = self.eval(w, Some(&node), resource, 0, functions)?;
+            let r = self.eval(w, Some(&node), 0, &sc)?;
             match r.as_slice() {
                 [] => return Ok(vec![]),
                 [one] => match one.prim() {
@@ -393,16 +409,15 @@ impl View {
                 }
             }
         }
-        self.rows(&self.root, Some(&node), resource, 0, functions)
+        self.rows(&self.root, Some(&node), 0, &sc)
     }
 
     fn eval<'a>(
         &self,
         e: &Expr,
         focus: Option<&Item<'a>>,
-        resource: &'a Value,
         row_index: i64,
-        functions: &dyn Functions,
+        sc: &Scope<'a, '_>,
     ) -> Result<Coll<'a>, FhirPathError> {
         let vars = |name: &str| -> Option<Coll<'a>> {
             if name == "rowIndex" {
@@ -411,9 +426,10 @@ impl View {
             self.constants.get(name).cloned()
         };
         let env = Env {
-            resource: vec![Item::Node(resource, None)],
+            resource: vec![Item::Node(sc.resource, None)],
             vars: &vars,
-            functions,
+            functions: sc.functions,
+            resolver: sc.resolver,
         };
         evaluate(e, focus.cloned().into_iter().collect(), &env)
     }
@@ -422,16 +438,15 @@ impl View {
         &self,
         s: &Select,
         focus: Option<&Item<'a>>,
-        resource: &'a Value,
         row_index: i64,
-        functions: &dyn Functions,
+        sc: &Scope<'a, '_>,
     ) -> Result<Vec<Row>, FhirPathError> {
         // Below an empty forEachOrNull everything is evaluated on an empty focus: columns
         // become null while `%rowIndex` stays defined (0).
         let foci: Vec<(Option<Item<'a>>, i64)> = match (focus, &s.for_each) {
             (None, _) => vec![(None, 0)],
             (Some(focus), Some((fe, or_null))) => {
-                let items = self.eval(fe, Some(focus), resource, row_index, functions)?;
+                let items = self.eval(fe, Some(focus), row_index, sc)?;
                 if items.is_empty() && *or_null {
                     vec![(None, 0)]
                 } else {
@@ -444,7 +459,7 @@ impl View {
             }
             (Some(focus), None) if !s.repeat.is_empty() => {
                 let mut out = Vec::new();
-                self.repeat(&s.repeat, focus, resource, functions, &mut out)?;
+                self.repeat(&s.repeat, focus, sc, &mut out)?;
                 out.into_iter()
                     .enumerate()
                     .map(|(i, x)| (Some(x), i as i64))
@@ -457,7 +472,7 @@ impl View {
             let f = f.as_ref();
             let mut own = Vec::with_capacity(s.columns.len());
             for c in &s.columns {
-                let vals = self.eval(&c.expr, f, resource, idx, functions)?;
+                let vals = self.eval(&c.expr, f, idx, sc)?;
                 own.push(if c.collection {
                     Value::Array(vals.iter().map(to_json).collect())
                 } else {
@@ -476,7 +491,7 @@ impl View {
             }
             let mut parts: Vec<Vec<Row>> = vec![vec![own]];
             for sub in &s.selects {
-                parts.push(self.rows(sub, f, resource, idx, functions)?);
+                parts.push(self.rows(sub, f, idx, sc)?);
             }
             if !s.union_all.is_empty() {
                 let mut u = Vec::new();
@@ -487,7 +502,7 @@ impl View {
                     &s.union_all[..1]
                 };
                 for branch in branches {
-                    u.extend(self.rows(branch, f, resource, idx, functions)?);
+                    u.extend(self.rows(branch, f, idx, sc)?);
                 }
                 parts.push(u);
             }
@@ -512,16 +527,22 @@ impl View {
         &self,
         paths: &[Expr],
         focus: &Item<'a>,
-        resource: &'a Value,
-        functions: &dyn Functions,
+        sc: &Scope<'a, '_>,
         out: &mut Vec<Item<'a>>,
     ) -> Result<(), FhirPathError> {
         for p in paths {
-            for item in self.eval(p, Some(focus), resource, 0, functions)? {
+            for item in self.eval(p, Some(focus), 0, sc)? {
                 out.push(item.clone());
-                self.repeat(paths, &item, resource, functions, out)?;
+                self.repeat(paths, &item, sc, out)?;
             }
         }
         Ok(())
     }
+}
+
+/// What every expression of one resource's evaluation shares.
+struct Scope<'a, 's> {
+    resource: &'a Value,
+    functions: &'s dyn Functions,
+    resolver: Option<&'s dyn Fn(&str) -> Option<&'a Value>>,
 }

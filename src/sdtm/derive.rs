@@ -11,6 +11,7 @@ use rust_decimal::prelude::*;
 use serde_json::Value;
 
 use super::engine::{Engine, Row, SubjectOut};
+use super::long_text;
 use super::spec::{Domain, Results};
 use super::study::{ReferenceStart, Window};
 use crate::fhirpath::ucum;
@@ -284,31 +285,53 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                 }
             }
         }
-        if !d.supp.is_empty() {
-            let seq = d.derive.seq.clone().unwrap_or_default();
-            let mut supp = Vec::new();
-            for row in rows.iter() {
-                for s in &d.supp {
-                    let Some(val) = text(row.get(&s.column)) else {
-                        continue;
-                    };
-                    let mut r = Row::new();
-                    r.insert("STUDYID".into(), Value::from(study.study_id.clone()));
-                    r.insert("RDOMAIN".into(), Value::from(d.domain.clone()));
-                    r.insert("USUBJID".into(), Value::from(out.usubjid.clone()));
-                    r.insert("IDVAR".into(), Value::from(seq.clone()));
-                    r.insert(
-                        "IDVARVAL".into(),
-                        Value::from(text(row.get(&seq)).unwrap_or_default()),
-                    );
-                    r.insert("QNAM".into(), Value::from(s.qnam.clone()));
-                    r.insert("QLABEL".into(), Value::from(s.qlabel.clone()));
-                    r.insert("QVAL".into(), Value::from(val));
-                    r.insert("QORIG".into(), Value::from(s.qorig.clone()));
-                    r.insert("QEVAL".into(), Value::Null);
-                    supp.push(r);
+        // Supplemental qualifiers, and the continuation of text too long for its variable.
+        let seq = d.derive.seq.clone().unwrap_or_default();
+        let mut supp = Vec::new();
+        // Piece `n` of `val` is QNAM `qnam` when `first + n` is 0, else continuation `first + n`.
+        let mut add = |parent: &Row, qnam: &str, qlabel: &str, val: &str, qorig: &str, first: usize| {
+            for (i, piece) in long_text::split(val, long_text::MAX).into_iter().enumerate() {
+                let n = first + i;
+                let (q, l) = if n == 0 {
+                    (qnam.to_owned(), qlabel.to_owned())
+                } else {
+                    (long_text::qnam(qnam, n), long_text::qlabel(qlabel, n))
+                };
+                let mut r = Row::new();
+                r.insert("STUDYID".into(), Value::from(study.study_id.clone()));
+                r.insert("RDOMAIN".into(), Value::from(d.domain.clone()));
+                r.insert("USUBJID".into(), Value::from(out.usubjid.clone()));
+                r.insert("IDVAR".into(), Value::from(seq.clone()));
+                r.insert(
+                    "IDVARVAL".into(),
+                    Value::from(text(parent.get(&seq)).unwrap_or_default()),
+                );
+                r.insert("QNAM".into(), Value::from(q));
+                r.insert("QLABEL".into(), Value::from(l));
+                r.insert("QVAL".into(), Value::from(piece));
+                r.insert("QORIG".into(), Value::from(qorig));
+                r.insert("QEVAL".into(), Value::Null);
+                supp.push(r);
+            }
+        };
+        for row in rows.iter_mut() {
+            for v in &d.variables {
+                // Non-ASCII text is kept whole in the Japanese dataset (no 200-byte cap).
+                let long = match row.get(&v.name) {
+                    Some(Value::String(t)) if t.len() > long_text::MAX && t.is_ascii() => t.clone(),
+                    _ => continue,
+                };
+                let first = long_text::split(&long, long_text::MAX)[0].to_owned();
+                add(row, &v.name, &v.label, &long[first.len()..], &v.origin, 1);
+                row.insert(v.name.clone(), Value::from(first));
+            }
+            for s in &d.supp {
+                if let Some(val) = text(row.get(&s.column)) {
+                    add(row, &s.qnam, &s.qlabel, &val, &s.qorig, 0);
                 }
             }
+        }
+        if !supp.is_empty() || !d.supp.is_empty() {
             out.supp.insert(d.domain.clone(), supp);
         }
     }

@@ -30,6 +30,8 @@ pub struct Engine<'s> {
     /// Output level and free-text scrubbing settings (default: pseudonymised).
     pub privacy: Level,
     pub scrub: Scrub,
+    /// Resources of no patient (Medication, Organization …) by `Type/id`, for `resolve()`.
+    shared: HashMap<String, Value>,
 }
 
 /// Everything one subject contributes.
@@ -93,7 +95,18 @@ impl<'s> Engine<'s> {
             selected: None,
             privacy: Level::Pseudonymised,
             scrub: Policy::embedded().scrub,
+            shared: HashMap::new(),
         })
+    }
+
+    /// Keeps the resources that belong to no patient, so that a mapping's `resolve()` finds
+    /// them (a MedicationRequest's `medicationReference` to a Medication of Bulk NDJSON).
+    pub fn share(&mut self, others: impl IntoIterator<Item = Value>) {
+        for r in others {
+            if let Some(k) = crate::fhirpath::eval::resource_key(&r) {
+                self.shared.entry(k).or_insert(r);
+            }
+        }
     }
 
     /// Subjects named by `Group` members or `ResearchSubject`s found in the input.
@@ -219,11 +232,24 @@ impl<'s> Engine<'s> {
             resources: resources.len(),
             ..SubjectOut::default()
         };
+        // `resolve()`: the subject's own resources first, then the shared ones.
+        let own: std::cell::OnceCell<HashMap<String, &Value>> = std::cell::OnceCell::new();
+        let resolve = |key: &str| {
+            own.get_or_init(|| {
+                resources
+                    .iter()
+                    .filter_map(|r| Some((crate::fhirpath::eval::resource_key(r)?, r)))
+                    .collect()
+            })
+            .get(key)
+            .copied()
+            .or_else(|| self.shared.get(key))
+        };
         for (d, views) in self.spec.domains.iter().zip(&self.views) {
             let mut rows = Vec::new();
             for (j, view) in views.iter().enumerate() {
                 for r in resources {
-                    match view.run(r, &self.functions) {
+                    match view.run_with(r, &self.functions, Some(&resolve)) {
                         Ok(rs) => {
                             for values in rs {
                                 let mut row = Row::new();

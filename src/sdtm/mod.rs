@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod derive;
 pub mod engine;
 pub mod functions;
+pub mod long_text;
 pub mod spec;
 pub mod stream;
 pub mod study;
@@ -30,8 +31,9 @@ use crate::formats::Dataset;
 /// all cores; output order is USUBJID order, independent of the thread count.
 pub fn convert_resources(engine: &mut Engine, resources: Vec<Value>) -> Output {
     engine.select_from(&resources);
+    let (patients, other) = engine::by_patient(resources);
+    engine.share(other);
     let engine = &*engine;
-    let (patients, _other) = engine::by_patient(resources);
     let results: Vec<_> = patients
         .par_iter()
         .map(|(key, rs)| engine.subject(key, rs))

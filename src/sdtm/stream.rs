@@ -106,6 +106,7 @@ pub fn convert_paths(
     }
     drop(writers);
     engine.select_from(&others);
+    engine.share(others.into_iter().filter(|r| patient_of(r).is_none()));
     let engine = &*engine;
     let mut collected = Collected::new(engine.spec);
     for i in 0..n {
