@@ -1,41 +1,12 @@
 //! One message through the mapping engine: the row rules that matter to users, each with
 //! its own small input.
 
-use kakehashi::diagnostics::Location;
-use kakehashi::fhir::{convert_message, FhirOptions};
-use kakehashi::hl7::Structures;
-use kakehashi::mapping::MappingSet;
-use kakehashi::ssmix2::read::parse_bytes;
-use kakehashi::ssmix2::{FileName, Item, Source};
+mod common;
+
 use serde_json::Value;
 
 fn convert(name: &str, text: &str) -> (Vec<Value>, Vec<kakehashi::diagnostics::Diagnostic>) {
-    let set = MappingSet::load(None).unwrap();
-    let item = Item {
-        name: FileName::parse(name).unwrap().0,
-        path: name.into(),
-        source: Source::Standard,
-        root: 0,
-    };
-    let r = parse_bytes(
-        text.replace('\n', "\r").as_bytes(),
-        &Structures::default_set(),
-        &Location::file(name),
-    );
-    let (m, g) = (r.message.unwrap(), r.groups.unwrap());
-    let at = Location::file(name).with_message_id(m.control_id());
-    let c = convert_message(
-        &set,
-        &item,
-        &m,
-        &g,
-        &FhirOptions {
-            facility: "1312345678".into(),
-            ..Default::default()
-        },
-        &at,
-    );
-    (c.resources, c.diagnostics)
+    common::convert_text(name, text)
 }
 
 const ADT00: &str = "1234567_-_ADT-00_999999999999999_20240101100000000_-_1";

@@ -567,3 +567,86 @@ fn a_problem_missing_from_the_newest_ppr01_snapshot_is_deleted() {
         .iter()
         .all(|d| d.starts_with("Condition/1234567.PPR-01.000000000000001.")));
 }
+
+/// Issue 3: every resource that claims a JP Core profile meets the constraints restated
+/// from the JP Core sources (`schemas/jp-core-constraints.yaml`), and each constraint fires,
+/// alone, when its declared violation is applied to a real resource that passed.
+#[test]
+fn issue3_jp_core_profile_constraints_hold_and_each_one_fires() {
+    use kakehashi::fhir::profile;
+    let (_, by_type) = output();
+    // No sample holds a vaccination (OMP-12, RXE-2 = 06): one message adds an Immunization.
+    let (vaccination, diags) = common::convert_text(
+        "1234567_20241001_OMP-12_000000000000001_20241001100000000_01_1",
+        "MSH|^~\\&|HIS|SEND|GW|RCV|20241001100000||RAS^O17^RAS_O17|1|P|2.5\nPID|0001||1234567\nORC|NW|1\nRXE||06^予防接種^JHSI0002|0.5||ML^ミリリットル^MR9P\nRXR|SC^皮下^HL70162\nRXA|0|1|20241001100000|20241001100000|999101^インフルエンザＨＡワクチン^99XYZ|1|VIL^バイアル^MR9P|||||||||||||CP\nRXR|SC^皮下^HL70162",
+    );
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    assert!(vaccination
+        .iter()
+        .any(|r| r["resourceType"] == "Immunization"));
+    let all: Vec<&Value> = by_type.values().flatten().chain(&vaccination).collect();
+    let mut claimed = 0;
+    for r in &all {
+        let broken = profile::violations(r);
+        if r["meta"]["profile"].is_array() {
+            claimed += 1;
+        }
+        // The one known gap: an ORC-4 of a bare Rp number (shared JAHIS sample) does not
+        // say the order within the Rp, and none is invented.
+        let bare_rp = r["identifier"].as_array().into_iter().flatten().any(|i| {
+            i["system"] == "http://jpfhir.jp/fhir/core/mhlw/IdSystem/Medication-RPGroupNumber"
+                && i["value"]
+                    .as_str()
+                    .is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        });
+        let expected: &[&str] = if bare_rp {
+            &["jp-medreq-order-in-rp"]
+        } else {
+            &[]
+        };
+        assert_eq!(broken, expected, "{}/{}", r["resourceType"], r["id"]);
+    }
+    assert!(claimed > 300, "{claimed} resources claim a profile");
+    assert_eq!(profile::constraints().len(), profile::declared());
+    for c in profile::constraints() {
+        let base = all
+            .iter()
+            .find(|r| {
+                let p = r["meta"]["profile"][0].as_str().unwrap_or("");
+                c.profiles.iter().any(|x| p.ends_with(&format!("/{x}")))
+                    && profile::violations(r).is_empty()
+            })
+            .unwrap_or_else(|| panic!("{}: no output resource to test it on", c.id));
+        let mut bad = (*base).clone();
+        let obj = bad.as_object_mut().unwrap();
+        let v = &c.violation;
+        if let Some(k) = v["remove"].as_str() {
+            assert!(
+                obj.remove(k).is_some(),
+                "{}: {k} absent from the base",
+                c.id
+            );
+        }
+        if let Some(prefix) = v["remove_prefix"].as_str() {
+            obj.retain(|k, _| !k.starts_with(prefix));
+        }
+        if let Some([arr, key, val]) = v["remove_where"].as_array().map(Vec::as_slice) {
+            let a = obj[arr.as_str().unwrap()].as_array_mut().unwrap();
+            let before = a.len();
+            a.retain(|x| &x[key.as_str().unwrap()] != val);
+            assert!(a.len() < before, "{}: nothing to remove", c.id);
+        }
+        if let Some(set) = v["set"].as_object() {
+            for (k, x) in set {
+                obj.insert(k.clone(), x.clone());
+            }
+        }
+        assert_eq!(
+            profile::violations(&bad),
+            [c.id.as_str()],
+            "{} ({})",
+            c.id,
+            c.source
+        );
+    }
+}

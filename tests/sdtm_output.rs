@@ -234,11 +234,21 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
     let mr = std::fs::read_to_string(out.join("fhir/MedicationRequest.ndjson")).unwrap();
     for line in mr.lines() {
         let r: serde_json::Value = serde_json::from_str(line).unwrap();
-        let codings = r["dosageInstruction"][0]["timing"]["code"]["coding"].as_array().cloned();
+        let codings = r["dosageInstruction"][0]["timing"]["code"]["coding"]
+            .as_array()
+            .cloned();
         for c in codings.into_iter().flatten() {
             if c["system"] == "http://jami.jp/CodeSystem/MedicationUsage" {
-                let text = r["dosageInstruction"][0]["timing"]["code"]["text"].as_str().unwrap_or("");
-                let freq = if text.contains("１日３回") { "TID" } else if text.contains("１日２回") { "BID" } else { continue };
+                let text = r["dosageInstruction"][0]["timing"]["code"]["text"]
+                    .as_str()
+                    .unwrap_or("");
+                let freq = if text.contains("１日３回") {
+                    "TID"
+                } else if text.contains("１日２回") {
+                    "BID"
+                } else {
+                    continue;
+                };
                 *want.entry(freq).or_default() += 1;
             }
         }
@@ -756,26 +766,45 @@ fn issue4_referenced_medications_name_cmtrt_and_long_text_continues_in_supp() {
     let long_name = ingredients.join(" + ");
     assert!(long_name.len() > 200);
     let patient = |id: &str| json!({"resourceType": "Patient", "id": id, "gender": "female", "birthDate": "1960-04-01"});
-    let request = |id: &str, pat: &str, medication: serde_json::Value, contained: serde_json::Value| {
-        let mut r = json!({"resourceType": "MedicationRequest", "id": id, "status": "active",
+    let request =
+        |id: &str, pat: &str, medication: serde_json::Value, contained: serde_json::Value| {
+            let mut r = json!({"resourceType": "MedicationRequest", "id": id, "status": "active",
             "intent": "order", "subject": {"reference": format!("Patient/{pat}")},
             "authoredOn": "2024-03-01", "medicationReference": medication});
-        if !contained.is_null() {
-            r["contained"] = contained;
-        }
-        r
-    };
+            if !contained.is_null() {
+                r["contained"] = contained;
+            }
+            r
+        };
     let lines = [
         patient("p1"),
         patient("p2"),
-        request("mr1", "p1", json!({"reference": "#c1"}),
-            json!([{"resourceType": "Medication", "id": "c1", "code": {"text": "Contained drug A"}}])),
-        request("mr2", "p1", json!({"reference": "Medication/shared1"}), serde_json::Value::Null),
-        request("mr3", "p1", json!({"reference": "#c3"}),
+        request(
+            "mr1",
+            "p1",
+            json!({"reference": "#c1"}),
+            json!([{"resourceType": "Medication", "id": "c1", "code": {"text": "Contained drug A"}}]),
+        ),
+        request(
+            "mr2",
+            "p1",
+            json!({"reference": "Medication/shared1"}),
+            serde_json::Value::Null,
+        ),
+        request(
+            "mr3",
+            "p1",
+            json!({"reference": "#c3"}),
             json!([{"resourceType": "Medication", "id": "c3", "ingredient": ingredients.iter()
                 .map(|n| json!({"itemCodeableConcept": {"coding": [{"system": "http://example.org/drugs", "code": "x", "display": n}]}}))
-                .collect::<Vec<_>>()}])),
-        request("mr4", "p2", json!({"reference": "Medication/shared1"}), serde_json::Value::Null),
+                .collect::<Vec<_>>()}]),
+        ),
+        request(
+            "mr4",
+            "p2",
+            json!({"reference": "Medication/shared1"}),
+            serde_json::Value::Null,
+        ),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(input.join("clinical.ndjson"), text).unwrap();
@@ -802,14 +831,24 @@ fn issue4_referenced_medications_name_cmtrt_and_long_text_continues_in_supp() {
     // Cut at the last space that keeps the first piece within 200 bytes; the space leads
     // the continuation (XPT keeps leading blanks, drops trailing ones).
     let cut = long_name[..=200].rfind(' ').unwrap();
-    assert_eq!(&names[..3], ["Contained drug A", &long_name[..cut], "Shared drug B"]);
+    assert_eq!(
+        &names[..3],
+        ["Contained drug A", &long_name[..cut], "Shared drug B"]
+    );
     assert_eq!(names[3], "Shared drug B");
     // The long name, rebuilt from CMTRT and its continuations in QNAM order.
-    let long = cm.iter().find(|r| r["CMTRT"].starts_with("Ingredient")).unwrap();
+    let long = cm
+        .iter()
+        .find(|r| r["CMTRT"].starts_with("Ingredient"))
+        .unwrap();
     assert!(long["CMTRT"].len() <= 200);
     let mut cont: Vec<(&str, &str)> = t["SUPPCM"]
         .iter()
-        .filter(|s| s["USUBJID"] == long["USUBJID"] && s["IDVARVAL"] == long["CMSEQ"] && s["QNAM"].starts_with("CMTRT"))
+        .filter(|s| {
+            s["USUBJID"] == long["USUBJID"]
+                && s["IDVARVAL"] == long["CMSEQ"]
+                && s["QNAM"].starts_with("CMTRT")
+        })
         .map(|s| (s["QNAM"].as_str(), s["QVAL"].as_str()))
         .collect();
     cont.sort();
@@ -825,18 +864,33 @@ fn issue4_referenced_medications_name_cmtrt_and_long_text_continues_in_supp() {
             .args(["--rows", "0"])
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{f}: {}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{f}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
     }
-    let members = kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("cm.xpt")).unwrap()).unwrap();
+    let members =
+        kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("cm.xpt")).unwrap()).unwrap();
     let ds = &members[0].dataset;
     let col = ds.column("CMTRT").unwrap();
-    assert!(ds.rows.iter().any(|r| matches!(&r[col], kakehashi::formats::Cell::Char(s) if s == &long["CMTRT"])));
+    assert!(ds
+        .rows
+        .iter()
+        .any(|r| matches!(&r[col], kakehashi::formats::Cell::Char(s) if s == &long["CMTRT"])));
     // The continuation's leading blank survives XPT: plain concatenation rebuilds the name.
-    let members = kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("suppcm.xpt")).unwrap()).unwrap();
+    let members =
+        kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("suppcm.xpt")).unwrap())
+            .unwrap();
     let ds = &members[0].dataset;
     let (q, v) = (ds.column("QNAM").unwrap(), ds.column("QVAL").unwrap());
     let qval = ds.rows.iter().find_map(|r| match (&r[q], &r[v]) {
-        (kakehashi::formats::Cell::Char(n), kakehashi::formats::Cell::Char(val)) if n == "CMTRT1" => Some(val.clone()),
+        (kakehashi::formats::Cell::Char(n), kakehashi::formats::Cell::Char(val))
+            if n == "CMTRT1" =>
+        {
+            Some(val.clone())
+        }
         _ => None,
     });
     assert_eq!(format!("{}{}", long["CMTRT"], qval.unwrap()), long_name);

@@ -205,6 +205,24 @@ pub fn convert_message(
                     );
                     continue;
                 }
+                // A claimed JP Core profile whose constraints the resource breaks: written
+                // (it is valid R4), but reported so the mapping gets fixed.
+                let broken = super::profile::violations(&r);
+                if !broken.is_empty() {
+                    diags.push(
+                        Diagnostic::warning(
+                            "F006",
+                            format!(
+                                "{} {} does not meet its JP Core profile: {}",
+                                map.fhir_type,
+                                p.map,
+                                broken.join(", ")
+                            ),
+                            at.clone(),
+                        )
+                        .help("see schemas/jp-core-constraints.yaml for each constraint and its JP Core source"),
+                    );
+                }
                 out.push(r);
             }
         }

@@ -3,6 +3,7 @@
 pub mod assemble;
 pub mod input;
 pub mod ndjson;
+pub mod profile;
 pub mod structure;
 
 pub use assemble::{convert_message, logical_id, Converted, FhirOptions};

@@ -42,6 +42,9 @@ impl Functions for NoFunctions {
     }
 }
 
+/// What `resolve()` asks for a `Type/id` key: the resource, if the caller has it.
+pub type Resolver<'e, 'a> = &'e dyn Fn(&str) -> Option<&'a Value>;
+
 /// Everything an evaluation can see besides its focus.
 pub struct Env<'a, 'e> {
     /// `%resource`, `%context`, `%rootResource`.
@@ -51,7 +54,7 @@ pub struct Env<'a, 'e> {
     pub functions: &'e dyn Functions,
     /// What `resolve()` finds for a `Type/id` key beyond the resource's own `contained`
     /// (the caller's other resources); `None` = only contained resources resolve.
-    pub resolver: Option<&'e dyn Fn(&str) -> Option<&'a Value>>,
+    pub resolver: Option<Resolver<'e, 'a>>,
 }
 
 #[derive(Clone, Default)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::eval::{check, evaluate, Env, Functions};
+use super::eval::{check, evaluate, Env, Functions, Resolver};
 use super::parser::{parse, Expr};
 use super::temporal::{Kind, Temporal};
 use super::value::{parse_decimal, to_json, Coll, Item};
@@ -378,7 +378,7 @@ impl View {
         &self,
         resource: &'a Value,
         functions: &dyn Functions,
-        resolver: Option<&dyn Fn(&str) -> Option<&'a Value>>,
+        resolver: Option<Resolver<'_, 'a>>,
     ) -> Result<Vec<Row>, FhirPathError> {
         let sc = Scope {
             resource,
@@ -544,5 +544,5 @@ impl View {
 struct Scope<'a, 's> {
     resource: &'a Value,
     functions: &'s dyn Functions,
-    resolver: Option<&'s dyn Fn(&str) -> Option<&'a Value>>,
+    resolver: Option<Resolver<'s, 'a>>,
 }

@@ -257,6 +257,12 @@ impl<'a> Ctx<'a> {
                 }
                 None => bad(self, "a reference range (a-b, <b, >a)"),
             },
+            Conv::Ordinal => match t.parse::<u64>() {
+                Ok(n) if t.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(Value::String(n.to_string()))
+                }
+                _ => bad(self, "a number"),
+            },
             Conv::Integer | Conv::PositiveInt => match t.parse::<i64>() {
                 Ok(n) if row.conv == Conv::Integer || n > 0 => Some(Value::Number(n.into())),
                 _ => bad(self, "an integer"),
@@ -376,6 +382,15 @@ impl<'a> Ctx<'a> {
                         continue;
                     }
                     let Got::Text(text) = got else { continue };
+                    let text = match &row.part {
+                        None => text,
+                        Some((sep, i)) => match text.split(sep.as_str()).nth(i - 1) {
+                            Some(piece) if !piece.trim().is_empty() => {
+                                std::borrow::Cow::Owned(piece.to_owned())
+                            }
+                            _ => continue,
+                        },
+                    };
                     let mapped: Option<String> = match &row.table {
                         None => Some(text.into_owned()),
                         Some(tb) => match self.set.tables.get(tb) {

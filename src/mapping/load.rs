@@ -348,6 +348,7 @@ impl Builder<'_> {
             Some("quantity-comparator") => Conv::QuantityComparator,
             Some("range-low") => Conv::RangeLow,
             Some("range-high") => Conv::RangeHigh,
+            Some("ordinal") => Conv::Ordinal,
             _ => Conv::String,
         };
         let when = match r.get("when") {
@@ -369,6 +370,12 @@ impl Builder<'_> {
             } else {
                 Conv::String
             },
+            part: r.get("part").and_then(|p| {
+                Some((
+                    p.get("sep")?.as_str()?.to_owned(),
+                    usize::try_from(p.get("index")?.as_u64()?).ok()?,
+                ))
+            }),
             table: r.get("table").and_then(Value::as_str).map(str::to_owned),
             via: r.get("via").and_then(Value::as_str).map(str::to_owned),
             when,

@@ -76,6 +76,9 @@ pub enum Conv {
     /// The bounds of a reference range (`6.6-8.1`, `<85`).
     RangeLow,
     RangeHigh,
+    /// A number written with leading zeros, as a string without them (`01` → `1`):
+    /// JP Core's Rp numbers and orders in an Rp.
+    Ordinal,
 }
 
 /// One step of a target path: `name`, `name[2]` (1-based in files, stored 0-based) or `name[+]`.
@@ -110,6 +113,9 @@ pub struct Row {
     /// With `RowSource::Rows`: run the nested rows once per sub-group of this name.
     pub each_group: Option<String>,
     pub conv: Conv,
+    /// `part: {sep, index}`: only the index-th (1-based) piece of the source text split on
+    /// `sep` is used (ORC-4 `<order>_<Rp>_<order in Rp>`); no such piece = missing.
+    pub part: Option<(String, usize)>,
     pub table: Option<String>,
     pub via: Option<String>,
     /// All must hold.

@@ -289,31 +289,35 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         let seq = d.derive.seq.clone().unwrap_or_default();
         let mut supp = Vec::new();
         // Piece `n` of `val` is QNAM `qnam` when `first + n` is 0, else continuation `first + n`.
-        let mut add = |parent: &Row, qnam: &str, qlabel: &str, val: &str, qorig: &str, first: usize| {
-            for (i, piece) in long_text::split(val, long_text::MAX).into_iter().enumerate() {
-                let n = first + i;
-                let (q, l) = if n == 0 {
-                    (qnam.to_owned(), qlabel.to_owned())
-                } else {
-                    (long_text::qnam(qnam, n), long_text::qlabel(qlabel, n))
-                };
-                let mut r = Row::new();
-                r.insert("STUDYID".into(), Value::from(study.study_id.clone()));
-                r.insert("RDOMAIN".into(), Value::from(d.domain.clone()));
-                r.insert("USUBJID".into(), Value::from(out.usubjid.clone()));
-                r.insert("IDVAR".into(), Value::from(seq.clone()));
-                r.insert(
-                    "IDVARVAL".into(),
-                    Value::from(text(parent.get(&seq)).unwrap_or_default()),
-                );
-                r.insert("QNAM".into(), Value::from(q));
-                r.insert("QLABEL".into(), Value::from(l));
-                r.insert("QVAL".into(), Value::from(piece));
-                r.insert("QORIG".into(), Value::from(qorig));
-                r.insert("QEVAL".into(), Value::Null);
-                supp.push(r);
-            }
-        };
+        let mut add =
+            |parent: &Row, qnam: &str, qlabel: &str, val: &str, qorig: &str, first: usize| {
+                for (i, piece) in long_text::split(val, long_text::MAX)
+                    .into_iter()
+                    .enumerate()
+                {
+                    let n = first + i;
+                    let (q, l) = if n == 0 {
+                        (qnam.to_owned(), qlabel.to_owned())
+                    } else {
+                        (long_text::qnam(qnam, n), long_text::qlabel(qlabel, n))
+                    };
+                    let mut r = Row::new();
+                    r.insert("STUDYID".into(), Value::from(study.study_id.clone()));
+                    r.insert("RDOMAIN".into(), Value::from(d.domain.clone()));
+                    r.insert("USUBJID".into(), Value::from(out.usubjid.clone()));
+                    r.insert("IDVAR".into(), Value::from(seq.clone()));
+                    r.insert(
+                        "IDVARVAL".into(),
+                        Value::from(text(parent.get(&seq)).unwrap_or_default()),
+                    );
+                    r.insert("QNAM".into(), Value::from(q));
+                    r.insert("QLABEL".into(), Value::from(l));
+                    r.insert("QVAL".into(), Value::from(piece));
+                    r.insert("QORIG".into(), Value::from(qorig));
+                    r.insert("QEVAL".into(), Value::Null);
+                    supp.push(r);
+                }
+            };
         for row in rows.iter_mut() {
             for v in &d.variables {
                 // Non-ASCII text is kept whole in the Japanese dataset (no 200-byte cap).

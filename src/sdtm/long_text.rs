@@ -18,7 +18,10 @@ pub fn split(text: &str, limit: usize) -> Vec<&str> {
             cut -= 1;
         }
         // At the last space inside the window (not its first byte: no empty pieces).
-        if let Some(sp) = rest[..=cut.min(rest.len() - 1)].rfind(' ').filter(|&i| i > 0) {
+        if let Some(sp) = rest[..=cut.min(rest.len() - 1)]
+            .rfind(' ')
+            .filter(|&i| i > 0)
+        {
             cut = sp;
         }
         out.push(&rest[..cut]);
@@ -64,7 +67,13 @@ mod tests {
         assert!(parts[1..].iter().all(|p| p.starts_with(' ')));
         assert!(parts.iter().all(|p| !p.ends_with(' ')));
         let solid = "x".repeat(450);
-        assert_eq!(split(&solid, MAX).iter().map(|p| p.len()).collect::<Vec<_>>(), [200, 200, 50]);
+        assert_eq!(
+            split(&solid, MAX)
+                .iter()
+                .map(|p| p.len())
+                .collect::<Vec<_>>(),
+            [200, 200, 50]
+        );
         assert_eq!(split("short", MAX), ["short"]);
     }
 

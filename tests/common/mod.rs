@@ -187,3 +187,41 @@ pub fn read_csv(p: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
         })
         .collect()
 }
+
+/// One HL7 message (text with `\n` line ends) named as an SS-MIX2 file, converted by the
+/// embedded mappings: resources and diagnostics.
+pub fn convert_text(
+    name: &str,
+    text: &str,
+) -> (
+    Vec<serde_json::Value>,
+    Vec<kakehashi::diagnostics::Diagnostic>,
+) {
+    use kakehashi::diagnostics::Location;
+    let set = kakehashi::mapping::MappingSet::load(None).unwrap();
+    let item = kakehashi::ssmix2::Item {
+        name: kakehashi::ssmix2::FileName::parse(name).unwrap().0,
+        path: name.into(),
+        source: kakehashi::ssmix2::Source::Standard,
+        root: 0,
+    };
+    let r = kakehashi::ssmix2::read::parse_bytes(
+        text.replace('\n', "\r").as_bytes(),
+        &kakehashi::hl7::Structures::default_set(),
+        &Location::file(name),
+    );
+    let (m, g) = (r.message.unwrap(), r.groups.unwrap());
+    let at = Location::file(name).with_message_id(m.control_id());
+    let c = kakehashi::fhir::convert_message(
+        &set,
+        &item,
+        &m,
+        &g,
+        &kakehashi::fhir::FhirOptions {
+            facility: "1312345678".into(),
+            ..Default::default()
+        },
+        &at,
+    );
+    (c.resources, c.diagnostics)
+}
