@@ -607,6 +607,22 @@ fn issue3_jp_core_profile_constraints_hold_and_each_one_fires() {
         assert_eq!(broken, expected, "{}/{}", r["resourceType"], r["id"]);
     }
     assert!(claimed > 300, "{claimed} resources claim a profile");
+    // Every profile the output claims has its constraints restated (JP_Specimen_Common
+    // adds none to R4).
+    let covered: HashSet<&str> = profile::constraints()
+        .iter()
+        .flat_map(|c| c.profiles.iter().map(String::as_str))
+        .chain(["JP_Specimen_Common"])
+        .collect();
+    for r in &all {
+        if let Some(p) = r["meta"]["profile"][0].as_str() {
+            let name = p.rsplit('/').next().unwrap();
+            assert!(
+                covered.contains(name),
+                "{name} is claimed but has no constraints"
+            );
+        }
+    }
     assert_eq!(profile::constraints().len(), profile::declared());
     for c in profile::constraints() {
         let base = all

@@ -83,19 +83,7 @@ fn check_run(sdtm: &Path) {
     assert!(xpts.len() >= 9, "{xpts:?}");
     for x in &xpts {
         // 1. pyreadstat and xport read it and agree.
-        let o = Command::new(&py)
-            .arg(common::shared("tools/xpt_read.py"))
-            .arg(x)
-            .args(["--rows", "0"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}: {}",
-            x.display(),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        common::xpt_readers_agree(&py, x);
         // 2. pyreadstat's values are the Dataset-JSON values of the same dataset.
         let o = Command::new(&py)
             .arg(common::repo("scripts/xpt_dump.py"))

@@ -857,19 +857,7 @@ fn issue4_referenced_medications_name_cmtrt_and_long_text_continues_in_supp() {
     // The XPT files hold the same text and two independent readers agree on them.
     let py = common::py_tools();
     for f in ["cm.xpt", "suppcm.xpt"] {
-        let p = outputs[0].join(f);
-        let o = Command::new(&py)
-            .arg(common::shared("tools/xpt_read.py"))
-            .arg(&p)
-            .args(["--rows", "0"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{f}: {}",
-            String::from_utf8_lossy(&o.stdout)
-        );
+        common::xpt_readers_agree(&py, &outputs[0].join(f));
     }
     let members =
         kakehashi::formats::xpt::read(&std::fs::read(outputs[0].join("cm.xpt")).unwrap()).unwrap();

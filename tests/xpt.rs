@@ -32,23 +32,6 @@ fn dump(py: &Path, file: &Path, encoding: Option<&str>) -> Value {
     })
 }
 
-fn both_readers_agree(py: &Path, file: &Path) {
-    let o = Command::new(py)
-        .arg(common::shared("tools/xpt_read.py"))
-        .arg(file)
-        .args(["--rows", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "pyreadstat and xport disagree on (or fail to read) {}:\n{}\n{}",
-        file.display(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 /// Our dataset equals what pyreadstat read: names, labels, types, lengths, values.
 fn same_as_pyreadstat(ours: &Dataset, lengths: &[usize], theirs: &Value, what: &str) {
     assert_eq!(theirs["name"], ours.name.as_str(), "{what}: member name");
@@ -263,7 +246,7 @@ fn random_tables_are_read_identically_by_pyreadstat_xport_and_us() {
         let ds = random_table(seed, 40 + seed as usize * 7);
         let path = tmp.path().join(format!("r{seed}.xpt"));
         write_file(&ds, &path);
-        both_readers_agree(&py, &path);
+        common::xpt_readers_agree(&py, &path);
         let lengths = xpt::lengths(&ds);
         same_as_pyreadstat(
             &ds,

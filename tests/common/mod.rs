@@ -225,3 +225,22 @@ pub fn convert_text(
     );
     (c.resources, c.diagnostics)
 }
+
+/// pyreadstat and `xport` both read an XPT file and agree on it (`../shared/tools/xpt_read.py`
+/// exits 0); `py` is [`py_tools`]'s Python.
+pub fn xpt_readers_agree(py: &Path, file: &Path) {
+    let o = std::process::Command::new(py)
+        .arg(shared("tools/xpt_read.py"))
+        .arg(file)
+        .args(["--rows", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "pyreadstat and xport disagree on (or fail to read) {}:\n{}\n{}",
+        file.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
