@@ -228,6 +228,9 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
         t["CM"].iter().all(|r| r["CMTRT"].contains(':')),
         "ASCII CMTRT falls back to the drug code"
     );
+    // A hospital-local drug code keeps a system name too (LOCAL:999001, never :999001).
+    assert!(t["CM"].iter().all(|r| !r["CMTRT"].starts_with(':')));
+    assert!(t["CM"].iter().any(|r| r["CMTRT"].starts_with("LOCAL:")));
     // JAMI usage codes (TQ1-3) give CMDOSFRQ through mappings/sdtm/terminology/jami-usage.yaml:
     // counted here from the FHIR prescriptions, by the code's own text (１日３回 / １日２回).
     let mut want: BTreeMap<&str, usize> = BTreeMap::new();
