@@ -584,7 +584,20 @@ fn issue3_jp_core_profile_constraints_hold_and_each_one_fires() {
     assert!(vaccination
         .iter()
         .any(|r| r["resourceType"] == "Immunization"));
-    let all: Vec<&Value> = by_type.values().flatten().chain(&vaccination).collect();
+    // No sample holds an endoscopy execution (OMG-12, DICOM modality ES) either.
+    let (endoscopy, diags) = common::convert_text(
+        "1234567_20241002_OMG-12_000000000000002_20241002100000000_01_1",
+        "MSH|^~\\&|HIS|SEND|GW|RCV|20241002100000||OMI^Z23^OMI_Z23|2|P|2.5\nPID|0001||1234567\nORC|NW|000000000000002|||||||20241002090000\nOBR||000000000000002||99B000000000000^上部消化管内視鏡検査^JJ1017|||20241002\nIPC|E202410020001|P5678|1.2.392.1114.20045.43233.5.400001||ES^^DCM",
+    );
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    assert!(endoscopy.iter().any(|r| r["meta"]["profile"][0]
+        == "http://jpfhir.jp/fhir/core/StructureDefinition/JP_ImagingStudy_Endoscopy"));
+    let all: Vec<&Value> = by_type
+        .values()
+        .flatten()
+        .chain(&vaccination)
+        .chain(&endoscopy)
+        .collect();
     let mut claimed = 0;
     for r in &all {
         let broken = profile::violations(r);

@@ -301,3 +301,13 @@ fn a_resource_missing_a_required_primitive_is_not_written() {
     );
     assert!(out.join("Patient.ndjson").exists(), "the rest converts");
 }
+
+/// Issue 3: a message file may claim a profile per `produce` entry (one IPC map serves the
+/// radiology and the endoscopy ImagingStudy profiles); a profile of another resource type
+/// is caught before any data is read (M218), at the entry.
+#[test]
+fn issue3_a_produce_profile_of_the_wrong_resource_is_located() {
+    let msg = "kind: message\nname: OMG-executions\ndata_types: [OMG-11, OMG-12]\nmessage_types: [\"OMI^Z23\"]\nproduce:\n  - map: IPC-ImagingStudy\n    each: IPC\n    id: \"{pid}.study.{IPC-3}\"\n    profile: http://jpfhir.jp/fhir/core/StructureDefinition/JP_ImagingStudy_Radiology\n  - map: IPC-ImagingStudy\n    each: IPC\n    id: \"{pid}.study2.{IPC-3}\"\n    profile: http://jpfhir.jp/fhir/core/StructureDefinition/JP_Procedure\n";
+    let got = check(&[("messages/OMG-executions.yaml", msg)]);
+    assert_eq!(got, [("M218".to_owned(), 10, 5)], "{got:?}");
+}

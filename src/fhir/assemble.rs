@@ -182,7 +182,7 @@ pub fn convert_message(
                 let mut r = JMap::new();
                 r.insert("resourceType".into(), Value::String(map.fhir_type.clone()));
                 r.insert("id".into(), Value::String(id));
-                if let Some(pr) = &map.profile {
+                if let Some(pr) = p.profile.as_ref().or(map.profile.as_ref()) {
                     r.insert("meta".into(), serde_json::json!({ "profile": [pr] }));
                 }
                 r.extend(body);

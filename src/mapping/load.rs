@@ -735,6 +735,7 @@ impl MappingSet {
                             each: p["each"].as_str().unwrap_or_default().to_owned(),
                             id: p["id"].as_str().unwrap_or_default().to_owned(),
                             when,
+                            profile: p.get("profile").and_then(Value::as_str).map(str::to_owned),
                             pos: b.pos(&ptr),
                         });
                     }
@@ -868,7 +869,29 @@ impl MappingSet {
                         ),
                         &p.pos,
                     )),
-                    _ => {}
+                    // A claimed JP Core profile must be one of the map's resource type.
+                    Some(m) => {
+                        if let Some(pr) = &p.profile {
+                            let name = pr.rsplit('/').next().unwrap_or("");
+                            let of_type = name
+                                .strip_prefix("JP_")
+                                .and_then(|n| n.strip_prefix(m.fhir_type.as_str()))
+                                .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'));
+                            if !of_type {
+                                ck.diags.push(
+                                    err(
+                                        "M218",
+                                        format!(
+                                            "profile {pr:?} is not a JP Core profile of {}",
+                                            m.fhir_type
+                                        ),
+                                        &p.pos,
+                                    )
+                                    .help(format!("name a profile JP_{}… under http://jpfhir.jp/fhir/core/StructureDefinition/", m.fhir_type)),
+                                );
+                            }
+                        }
+                    }
                 }
                 check_template(&p.id, &p.pos, &mut ck.diags);
                 for c in &p.when {

@@ -169,6 +169,8 @@ pub struct Produce {
     pub id: String,
     /// All must hold.
     pub when: Vec<Cond>,
+    /// Profile claimed instead of the segment map's own.
+    pub profile: Option<String>,
     pub pos: Pos,
 }
 
