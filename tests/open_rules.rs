@@ -7,40 +7,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use kakehashi::validate::{load_folder, run, Library, Rule};
-
-/// Values that print a Python list (`['A', 'B']`) are compared as sets: the reference
-/// engine prints some of them in an unspecified order.
-fn norm(v: &str) -> String {
-    let t = v.trim();
-    if t.starts_with('[') && t.ends_with(']') {
-        let mut items: Vec<&str> = t[1..t.len() - 1].split(", ").collect();
-        items.sort_unstable();
-        return format!("[{}]", items.join(", "));
-    }
-    t.to_owned()
-}
-
-fn expected(path: &Path) -> BTreeSet<(String, String, String, String)> {
-    let mut r = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .unwrap();
-    r.records()
-        .filter_map(|x| x.ok())
-        .filter(|x| x.len() >= 3)
-        .map(|x| {
-            (
-                x[0].trim().to_uppercase(),
-                x[1].trim().to_owned(),
-                x[2].trim().to_owned(),
-                norm(x.get(3).unwrap_or("")),
-            )
-        })
-        .collect()
-}
+use kakehashi::validate::{data, load_folder, run, Library, Rule};
 
 pub fn score() -> (usize, usize, BTreeMap<String, Vec<String>>) {
     let root = common::shared("conformance/cdisc-open-rules-sdtmig/Published");
@@ -84,18 +52,13 @@ pub fn score() -> (usize, usize, BTreeMap<String, Vec<String>>) {
                     continue;
                 }
                 total += 1;
-                let want = expected(&results);
+                // The same scoring `kakehashi validate --open-rules` prints: list values
+                // compared as sets, datasets case-insensitive.
+                let want = data::expected_results(&results).unwrap();
                 let (study, _) = load_folder(&case.join("data"));
                 let got: BTreeSet<(String, String, String, String)> = run(&rule, &study, &lib)
-                    .into_iter()
-                    .map(|f| {
-                        (
-                            f.dataset.to_uppercase(),
-                            f.record.map(|r| r.to_string()).unwrap_or_default(),
-                            f.variable,
-                            norm(&f.value),
-                        )
-                    })
+                    .iter()
+                    .map(data::result_key)
                     .collect();
                 if got == want {
                     agree += 1;

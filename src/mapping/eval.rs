@@ -384,7 +384,10 @@ impl<'a> Ctx<'a> {
                     let Got::Text(text) = got else { continue };
                     let text = match &row.part {
                         None => text,
-                        Some((sep, i)) => match text.split(sep.as_str()).nth(i - 1) {
+                        Some((sep, i)) => match i
+                            .checked_sub(1)
+                            .and_then(|k| text.split(sep.as_str()).nth(k))
+                        {
                             Some(piece) if !piece.trim().is_empty() => {
                                 std::borrow::Cow::Owned(piece.to_owned())
                             }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::engine::{Engine, Row, SubjectOut};
 use super::long_text;
-use super::spec::{Domain, Results};
+use super::spec::{Domain, Results, VarType};
 use super::study::{ReferenceStart, Window};
 use crate::fhirpath::ucum;
 
@@ -319,7 +319,7 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                 }
             };
         for row in rows.iter_mut() {
-            for v in &d.variables {
+            for v in d.variables.iter().filter(|v| v.ty == VarType::Char) {
                 // Non-ASCII text is kept whole in the Japanese dataset (no 200-byte cap).
                 let long = match row.get(&v.name) {
                     Some(Value::String(t)) if t.len() > long_text::MAX && t.is_ascii() => t.clone(),

@@ -1038,6 +1038,17 @@ impl Ctx<'_> {
         let key = |r: usize, cols: &[usize]| -> Vec<String> {
             cols.iter().map(|c| self.frame.rows[r][*c].text()).collect()
         };
+        // Row indexes by the value of the `within` column (one group when there is none).
+        let groups_within = || {
+            let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            for r in 0..n {
+                let k = within
+                    .map(|w| self.frame.rows[r][w].text())
+                    .unwrap_or_default();
+                groups.entry(k).or_default().push(r);
+            }
+            groups
+        };
         match op {
             "is_unique_set" | "is_not_unique_set" => {
                 let mut cols: Vec<usize> = col.into_iter().collect();
@@ -1130,17 +1141,7 @@ impl Ctx<'_> {
                 let order = c["ordering"]
                     .as_str()
                     .and_then(|o| self.frame.col(&self.name(o)));
-                let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-                for r in 0..n {
-                    groups
-                        .entry(
-                            within
-                                .map(|w| self.frame.rows[r][w].text())
-                                .unwrap_or_default(),
-                        )
-                        .or_default()
-                        .push(r);
-                }
+                let mut groups = groups_within();
                 let mut bad = vec![false; n];
                 for rows in groups.values_mut() {
                     if let Some(o) = order {
@@ -1176,17 +1177,7 @@ impl Ctx<'_> {
                 };
                 let desc = spec["sort_order"].as_str() == Some("desc");
                 let nulls_first = spec["null_position"].as_str() == Some("first");
-                let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-                for r in 0..n {
-                    groups
-                        .entry(
-                            within
-                                .map(|w| self.frame.rows[r][w].text())
-                                .unwrap_or_default(),
-                        )
-                        .or_default()
-                        .push(r);
-                }
+                let groups = groups_within();
                 let mut bad = vec![false; n];
                 for rows in groups.values() {
                     let mut by_seq = rows.clone();
