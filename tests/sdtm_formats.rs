@@ -37,6 +37,8 @@ fn convert_roots(inputs: &[&Path], tmp: &Path, stage: &str, must_succeed: bool) 
             .into(),
         "--ct-version".into(),
         "2025-03-28".into(),
+        // The verdict on these corpora is tests/validate_cli.rs's; here, the files.
+        "--allow-findings".into(),
         "-o".into(),
         out.to_str().unwrap().into(),
     ]);
@@ -80,7 +82,8 @@ fn check_run(sdtm: &Path) {
     let py = common::py_tools();
     let dsj = schema("schemas/dataset-json-1.1/dataset.schema.json");
     let xpts = files(sdtm, "xpt");
-    assert!(xpts.len() >= 9, "{xpts:?}");
+    // Datasets without records are not written (Synthea has no AE, EX or MH records).
+    assert!(xpts.len() >= 8, "{xpts:?}");
     for x in &xpts {
         // 1. pyreadstat and xport read it and agree.
         common::xpt_readers_agree(&py, x);

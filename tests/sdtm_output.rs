@@ -23,6 +23,12 @@ fn run(args: &[&str]) -> (bool, String, String) {
     {
         args.extend(["--format", "xpt,json,csv"]);
     }
+    // These tests check the conversion of corpora that still have validation Errors
+    // (issue 12: synthea, the R4 examples); tests/validate_cli.rs checks the verdict on the
+    // corpora that are clean.
+    if args.first() == Some(&"convert") && args.get(1) != Some(&"fhir") {
+        args.push("--allow-findings");
+    }
     let o = Command::new(common::bin()).args(&args).output().unwrap();
     (
         o.status.success(),
@@ -308,8 +314,10 @@ fn synthea_bundles_convert_with_cdisc_terminology() {
     let out = convert(&input, tmp.path(), &[]);
     let t = invariants(&out);
     assert_eq!(t["DM"].len(), 20);
-    for d in ["LB", "VS", "CM", "MH", "SV", "DS"] {
-        assert!(!t[d].is_empty(), "{d} is empty");
+    // Synthea's history starts at birth (the first encounter, the default index date), so
+    // its conditions are clinical events (CE), not medical history.
+    for d in ["LB", "VS", "CM", "CE", "SV", "DS"] {
+        assert!(t.get(d).is_some_and(|r| !r.is_empty()), "{d} is empty");
     }
     let vstest: HashSet<&str> = t["VS"].iter().map(|r| r["VSTESTCD"].as_str()).collect();
     for want in ["SYSBP", "DIABP", "HEIGHT", "WEIGHT", "BMI"] {
@@ -674,7 +682,10 @@ fn group_and_research_subject_select_the_subjects() {
             out.to_str().unwrap(),
         ]);
         assert!(ok, "{so}{se}");
-        assert_eq!(read_csv(&out.join("dm.csv")).len(), want, "{setting}");
+        // A dataset without records is not written.
+        let dm = out.join("dm.csv");
+        let n = if dm.exists() { read_csv(&dm).len() } else { 0 };
+        assert_eq!(n, want, "{setting}");
     }
 }
 

@@ -172,12 +172,36 @@ pub struct FileOpts {
     /// fixed default keeps output byte-identical between runs.
     #[arg(long, default_value = "2000-01-01T00:00:00")]
     pub created: String,
-    /// CDISC CT release (NCI EVS "SDTM Terminology.txt") for the NCI codes in define.xml.
+    /// CDISC CT release (NCI EVS "SDTM Terminology.txt") instead of the embedded 2025-03-28:
+    /// for the NCI codes in define.xml and for validation.
     #[arg(long)]
     pub ct: Option<PathBuf>,
-    /// Version (release date) of that CT file, e.g. 2025-03-28.
-    #[arg(long, default_value = "unspecified")]
-    pub ct_version: String,
+    /// Version (release date) of that CT file, e.g. 2025-09-26.
+    #[arg(long)]
+    pub ct_version: Option<String>,
+    /// SDTMIG metadata folder instead of the embedded SDTMIG 3.4 (for validation).
+    #[arg(long)]
+    pub sdtmig: Option<PathBuf>,
+    /// Published Open Rules folder instead of the embedded ones (for validation).
+    #[arg(long)]
+    pub open_rules: Option<PathBuf>,
+    /// Exit 0 even when the validation of what was written finds Errors (the findings are
+    /// still reported and written to validation.json).
+    #[arg(long)]
+    pub allow_findings: bool,
+}
+
+impl FileOpts {
+    fn standards(&self) -> Result<kakehashi::validate::Standards, String> {
+        kakehashi::validate::Standards::load(&kakehashi::validate::Overrides {
+            sdtmig: self.sdtmig.clone(),
+            standard: None,
+            ct: self.ct.clone(),
+            ct_version: self.ct_version.clone(),
+            open_rules: self.open_rules.clone(),
+            no_open_rules: false,
+        })
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -219,7 +243,16 @@ fn print_diags(diags: &[Diagnostic]) {
     }
 }
 
-fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey, Privacy), ExitCode> {
+/// Everything an SDTM run loads before it reads data.
+struct Loaded {
+    spec: SdtmSpec,
+    study: Study,
+    key: SubjectKey,
+    privacy: Privacy,
+    standards: kakehashi::validate::Standards,
+}
+
+fn load_sdtm(o: &SdtmOpts) -> Result<Loaded, ExitCode> {
     let policy = match &o.privacy.privacy_policy {
         Some(p) => Policy::load(p).map_err(|d| {
             print_diags(&d);
@@ -249,7 +282,17 @@ fn load_sdtm(o: &SdtmOpts) -> Result<(SdtmSpec, Study, SubjectKey, Privacy), Exi
         eprintln!("error: {e}");
         ExitCode::from(2)
     })?;
-    Ok((spec, study, key, privacy))
+    let standards = o.files.standards().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok(Loaded {
+        spec,
+        study,
+        key,
+        privacy,
+        standards,
+    })
 }
 
 pub struct Privacy {
@@ -264,15 +307,37 @@ impl Privacy {
     }
 }
 
-/// Writes the SDTM datasets and the run report; prints a summary. Returns the error count.
+/// What an SDTM run found: conversion errors and validation Errors in what it wrote.
+struct Verdict {
+    errors: usize,
+    validation_errors: usize,
+}
+
+impl Verdict {
+    fn exit(&self, files: &FileOpts, upstream_errors: usize) -> ExitCode {
+        if self.errors + upstream_errors > 0 {
+            ExitCode::from(1)
+        } else if self.validation_errors > 0 && !files.allow_findings {
+            eprintln!(
+                "error: the datasets written have {} validation Error(s) (validation.json); pass --allow-findings to accept them",
+                self.validation_errors
+            );
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Writes the SDTM datasets, validates them with the full standards and writes the run
+/// report; prints a summary.
 fn finish_sdtm(
     out: &mut Output,
     dir: &std::path::Path,
-    study: &Study,
-    key: &SubjectKey,
+    l: &Loaded,
     files: &FileOpts,
-    privacy: &Privacy,
-) -> Result<usize, std::io::Error> {
+) -> Result<Verdict, std::io::Error> {
+    let (study, key, privacy) = (&l.study, &l.key, &l.privacy);
     std::fs::create_dir_all(dir)?;
     let anon = (privacy.level == Level::Anonymised)
         .then(|| kakehashi::privacy::anonymise(out, &privacy.policy.anonymised, key));
@@ -283,32 +348,32 @@ fn finish_sdtm(
         &out.scrubbed,
         anon.as_ref(),
     );
-    let ct = match &files.ct {
-        Some(p) => Some(kakehashi::formats::ct::Ct::load(p, &files.ct_version)?),
-        None => None,
-    };
+    let std = &l.standards;
     let opts = kakehashi::sdtm::WriteOptions {
         formats: files.format.clone(),
         created: files.created.clone(),
-        ct: ct.as_ref(),
+        ct: std.library.ct.as_ref(),
         study_id: study.study_id.clone(),
     };
+    let empty = out.drop_empty_datasets();
     let (written, write_diags) = kakehashi::sdtm::write_outputs(out, dir, &opts)?;
     out.diagnostics.extend(write_diags);
-    // The validator's own rules on what was just written (the same as `kakehashi validate`).
-    let rules = kakehashi::validate::rules::embedded().map_err(std::io::Error::other)?;
-    let written_study = kakehashi::validate::Study::from_datasets(&out.datasets);
-    let findings = kakehashi::validate::validate_study(
-        &written_study,
-        &rules,
-        &kakehashi::validate::Library::empty(),
-    );
+    // The full validation of what was just written: the same standards and rules as
+    // `kakehashi validate`, with the define.xml just written.
+    let mut written_study = kakehashi::validate::Study::from_datasets(&out.datasets);
+    written_study.define = std::fs::read_to_string(dir.join("define.xml")).ok();
+    let findings = kakehashi::validate::validate_study(&written_study, &std.rules, &std.library);
+    let meta = kakehashi::validate::report::Meta {
+        standards: &std.in_use,
+        rules_run: std.rules.len(),
+        datasets: written_study.tables.len(),
+    };
     kakehashi::sdtm::write_atomic(&dir.join("validation.json"), |w| {
-        kakehashi::validate::report::json(&findings, w)
+        kakehashi::validate::report::json(&findings, &meta, w)
     })?;
     print!(
         "{}",
-        kakehashi::validate::report::text(&findings, rules.len(), written_study.tables.len(), 10)
+        kakehashi::validate::report::text(&findings, &meta, 10)
     );
     let validation_errors = findings.iter().filter(|f| f.severity == "Error").count();
     let mut w = kakehashi::fhir::ndjson::Writer::create(dir)?;
@@ -320,6 +385,9 @@ fn finish_sdtm(
         "records_outside_date_window": out.dropped_by_window,
         "subject_key_digest": key.digest(),
         "datasets": out.datasets.iter().map(|d| serde_json::json!({"name": d.name, "records": d.rows.len(), "variables": d.columns.len()})).collect::<Vec<_>>(),
+        "datasets_without_records": empty,
+        "validation": kakehashi::validate::report::counts(&findings),
+        "standards": std.in_use,
         "japanese_datasets": out.japanese.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
     });
     w.write_json("report.json", &report)?;
@@ -348,6 +416,12 @@ fn finish_sdtm(
     for d in &out.datasets {
         println!("  {:<8} {:>8} records", d.name, d.rows.len());
     }
+    if !empty.is_empty() {
+        println!(
+            "  no records (not written, not in define.xml): {}",
+            empty.join(", ")
+        );
+    }
     if !out.japanese.is_empty() {
         println!("  Japanese-text datasets in {}", dir.join("ja").display());
     }
@@ -362,22 +436,25 @@ fn finish_sdtm(
     for d in out.diagnostics.iter().filter(|d| d.is_error()).take(10) {
         eprintln!("{d}");
     }
-    Ok(t.errors + validation_errors)
+    Ok(Verdict {
+        errors: t.errors,
+        validation_errors,
+    })
 }
 
 fn sdtm(a: SdtmArgs) -> ExitCode {
-    let (spec, study, key, privacy) = match load_sdtm(&a.sdtm) {
+    let l = match load_sdtm(&a.sdtm) {
         Ok(x) => x,
         Err(c) => return c,
     };
-    let mut engine = match Engine::new(&spec, &study, key.clone()) {
+    let mut engine = match Engine::new(&l.spec, &l.study, l.key.clone()) {
         Ok(e) => e,
         Err(d) => {
             print_diags(&d);
             return ExitCode::from(1);
         }
     };
-    privacy.configure(&mut engine);
+    l.privacy.configure(&mut engine);
     let pb = progress("reading FHIR");
     let spill = a.output.join(".kakehashi-spill");
     let r =
@@ -397,9 +474,8 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
     };
     read_diags.append(&mut out.diagnostics);
     out.diagnostics = read_diags;
-    match finish_sdtm(&mut out, &a.output, &study, &key, &a.sdtm.files, &privacy) {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
+    match finish_sdtm(&mut out, &a.output, &l, &a.sdtm.files) {
+        Ok(v) => v.exit(&a.sdtm.files, 0),
         Err(e) => {
             eprintln!("error: cannot write under {}: {e}", a.output.display());
             ExitCode::from(2)
@@ -427,10 +503,11 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         ..a
     };
     let out_dir = output;
-    let (spec, study, key, privacy) = match load_sdtm(&opts) {
+    let l = match load_sdtm(&opts) {
         Ok(x) => x,
         Err(c) => return c,
     };
+    let (spec, study, key, privacy) = (&l.spec, &l.study, &l.key, &l.privacy);
     let Some(offset) = Offset::parse(&a.tz_offset) else {
         eprintln!("error: --tz-offset must look like +09:00");
         return ExitCode::from(2);
@@ -442,7 +519,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut engine = match Engine::new(&spec, &study, key.clone()) {
+    let mut engine = match Engine::new(spec, study, key.clone()) {
         Ok(e) => e,
         Err(d) => {
             print_diags(&d);
@@ -462,7 +539,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         history: false,
     };
     let pb = progress("converting");
-    let mut collected = kakehashi::sdtm::Collected::new(&spec);
+    let mut collected = kakehashi::sdtm::Collected::new(spec);
     let next = |resources: &[serde_json::Value]| engine.storage_patient(resources);
     let r = convert_storage_with(
         &storage,
@@ -504,16 +581,8 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
             out_dir.join("fhir/diagnostics.ndjson").display()
         );
     }
-    match finish_sdtm(
-        &mut out,
-        &out_dir.join("sdtm"),
-        &study,
-        &key,
-        &a.files,
-        &privacy,
-    ) {
-        Ok(0) if stage1_errors == 0 => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(1),
+    match finish_sdtm(&mut out, &out_dir.join("sdtm"), &l, &a.files) {
+        Ok(v) => v.exit(&a.files, stage1_errors),
         Err(e) => {
             eprintln!("error: cannot write under {}: {e}", out_dir.display());
             ExitCode::from(2)

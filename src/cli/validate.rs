@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kakehashi::validate::{load_folder, report, rules, validate_study, Library, Rule};
+use kakehashi::validate::{load_folder, report, validate_study, Library, Overrides, Standards};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -13,21 +13,26 @@ pub struct Args {
     /// define.xml to check against the data (else DIR/define.xml when present).
     #[arg(long)]
     pub define: Option<PathBuf>,
-    /// SDTMIG metadata folder (CDISC Library export: Datasets.csv, Variables.csv), e.g.
-    /// ../shared/reference/sdtmig-3.4; rules that need the standard use it.
+    /// SDTMIG metadata folder (CDISC Library export: Datasets.csv, Variables.csv) instead of
+    /// the embedded SDTMIG 3.4, e.g. an SDTMIG 3.3 export for an older study.
     #[arg(long)]
     pub sdtmig: Option<PathBuf>,
-    /// SDTMIG version the published rules are selected for (3.4, 3.3, 3.2).
-    #[arg(long, default_value = "3.4")]
-    pub standard: String,
-    /// CDISC CT release (NCI EVS SDTM Terminology.txt).
+    /// SDTMIG version the published rules are selected for (default: the metadata's, 3.4).
+    #[arg(long)]
+    pub standard: Option<String>,
+    /// CDISC CT release (NCI EVS SDTM Terminology.txt) instead of the embedded 2025-03-28.
     #[arg(long)]
     pub ct: Option<PathBuf>,
-    #[arg(long, default_value = "unspecified")]
-    pub ct_version: String,
-    /// Also run the published CDISC Open Rules in this folder (Published/CORE-*/rule.yml).
+    /// Release date of that CT file, stated in the report (e.g. 2025-09-26).
+    #[arg(long)]
+    pub ct_version: Option<String>,
+    /// Published CDISC Open Rules folder (Published/CORE-*/rule.yml) instead of the
+    /// embedded ones.
     #[arg(long)]
     pub open_rules: Option<PathBuf>,
+    /// Run only kakehashi's own rules and standard checks, not the published rules.
+    #[arg(long, conflicts_with = "open_rules")]
+    pub no_open_rules: bool,
     /// Score the engine against the Open Rules cases in this folder and print the table
     /// (instead of validating DIR).
     #[arg(long)]
@@ -46,73 +51,49 @@ pub enum Format {
     Csv,
 }
 
-fn library(a: &Args) -> Result<Library, String> {
-    let mut lib = match &a.sdtmig {
-        Some(d) => Library::load(d)
-            .map_err(|e| format!("cannot read SDTMIG metadata in {}: {e}", d.display()))?,
-        None => Library::empty(),
-    };
-    if let Some(ct) = &a.ct {
-        lib.ct = Some(
-            kakehashi::formats::ct::Ct::load(ct, &a.ct_version)
-                .map_err(|e| format!("cannot read CT: {e}"))?,
-        );
-    }
-    Ok(lib)
-}
-
-/// Published rules of a folder (`CORE-*/rule.yml`) applicable to the standard version.
-pub fn open_rules(dir: &std::path::Path, standard: &str) -> Result<Vec<Rule>, String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("rule.yml"))
-        .filter(|p| p.exists())
-        .collect();
-    paths.sort();
-    let mut out = Vec::new();
-    for p in paths {
-        let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
-        let r = Rule::parse_yaml(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-        if standard.is_empty() || r.versions.is_empty() || r.versions.iter().any(|v| v == standard)
-        {
-            out.push(r);
+impl Args {
+    pub fn overrides(&self) -> kakehashi::validate::Overrides {
+        kakehashi::validate::Overrides {
+            sdtmig: self.sdtmig.clone(),
+            standard: self.standard.clone(),
+            ct: self.ct.clone(),
+            ct_version: self.ct_version.clone(),
+            open_rules: self.open_rules.clone(),
+            no_open_rules: self.no_open_rules,
         }
     }
-    Ok(out)
 }
 
 pub fn run(a: Args) -> ExitCode {
-    let lib = match library(&a) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
     if let Some(dir) = &a.score {
+        let lib = match Standards::load(&Overrides {
+            no_open_rules: true,
+            ..a.overrides()
+        }) {
+            Ok(s) => s.library,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         return score(dir, &lib);
     }
     let Some(dir) = &a.dir else {
         eprintln!("error: give a dataset folder (or --score OPEN_RULES_DIR)");
         return ExitCode::from(2);
     };
-    let mut rules = match rules::embedded() {
-        Ok(r) => r,
+    if !dir.is_dir() {
+        eprintln!("error: {} is not a folder of datasets", dir.display());
+        return ExitCode::from(2);
+    }
+    let std = match Standards::load(&a.overrides()) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(o) = &a.open_rules {
-        match open_rules(o, &a.standard) {
-            Ok(r) => rules.extend(r),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    let (rules, lib) = (&std.rules, &std.library);
     let t = std::time::Instant::now();
     let (mut study, diags) = load_folder(dir);
     for d in &diags {
@@ -121,19 +102,21 @@ pub fn run(a: Args) -> ExitCode {
     if let Some(d) = &a.define {
         study.define = std::fs::read_to_string(d).ok();
     }
-    let findings = validate_study(&study, &rules, &lib);
+    let findings = validate_study(&study, rules, lib);
     let secs = t.elapsed().as_secs_f64();
+    let meta = report::Meta {
+        standards: &std.in_use,
+        rules_run: rules.len(),
+        datasets: study.tables.len(),
+    };
     let out = &mut std::io::stdout().lock();
     let r = match a.format {
         Format::Text => {
-            print!(
-                "{}",
-                report::text(&findings, rules.len(), study.tables.len(), 40)
-            );
+            print!("{}", report::text(&findings, &meta, 40));
             println!("({secs:.2} s)");
             Ok(())
         }
-        Format::Json => report::json(&findings, out),
+        Format::Json => report::json(&findings, &meta, out),
         Format::Csv => report::csv(&findings, out),
     };
     if let Err(e) = r {
@@ -143,7 +126,7 @@ pub fn run(a: Args) -> ExitCode {
     if let Some(h) = &a.html {
         let title = format!("kakehashi validation — {}", dir.display());
         if let Err(e) =
-            kakehashi::sdtm::write_atomic(h, |w| report::html(&findings, &rules, &title, w))
+            kakehashi::sdtm::write_atomic(h, |w| report::html(&findings, rules, &title, &meta, w))
         {
             eprintln!("error: cannot write {}: {e}", h.display());
             return ExitCode::from(2);
@@ -158,7 +141,7 @@ pub fn run(a: Args) -> ExitCode {
 
 /// The Open Rules score table: per rule, cases agreeing / total.
 fn score(dir: &std::path::Path, lib: &Library) -> ExitCode {
-    let rules = match open_rules(dir, "") {
+    let rules = match kakehashi::validate::standards::open_rules_in(dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

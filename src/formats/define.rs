@@ -372,11 +372,16 @@ pub fn write(
             attrs.push(("SASFieldName", c.name.as_str()));
             start(&mut w, "ItemDef", &attrs)?;
             description(&mut w, &c.label)?;
+            // A result codelist (C102580 for LBSTRESC) binds character results only: a
+            // number in --STRESC is not a coded value.
+            let result_var = c.name.ends_with("STRESC") || c.name.ends_with("ORRES");
             let values: BTreeSet<String> = ds
                 .rows
                 .iter()
                 .filter_map(|r| match &r[i] {
-                    Cell::Char(s) => Some(s.clone()),
+                    Cell::Char(s) if !(result_var && s.trim().parse::<f64>().is_ok()) => {
+                        Some(s.clone())
+                    }
                     _ => None,
                 })
                 .collect();

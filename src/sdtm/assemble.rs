@@ -57,6 +57,34 @@ pub struct Output {
     pub non_ascii: BTreeMap<(String, String), usize>,
     /// `DATASET.VARIABLE` → values in which subjects' identifiers were masked.
     pub scrubbed: BTreeMap<String, usize>,
+    /// Records not written because a Required variable had no value, per domain.
+    pub rejected: BTreeMap<String, Rejects>,
+}
+
+/// A domain's reject listing (`unmapped/<domain>.csv`): one row per missing-variable set and
+/// identifying codes, with record and subject counts. No patient values.
+#[derive(Debug, Clone, Default)]
+pub struct Rejects {
+    /// The `unmapped_by` columns of the domain.
+    pub by: Vec<String>,
+    /// (missing variables, code values) → (records, subjects).
+    pub rows: BTreeMap<(String, Vec<String>), (usize, usize)>,
+}
+
+impl Output {
+    /// Removes the datasets without records (SDTMIG: a dataset without records is not
+    /// submitted, so it is neither written nor described in define.xml) and names them.
+    pub fn drop_empty_datasets(&mut self) -> Vec<String> {
+        let empty: Vec<String> = self
+            .datasets
+            .iter()
+            .filter(|d| d.rows.is_empty())
+            .map(|d| d.name.clone())
+            .collect();
+        self.datasets.retain(|d| !d.rows.is_empty());
+        self.japanese.retain(|d| !d.rows.is_empty());
+        empty
+    }
 }
 
 const SUPP_VARS: &[(&str, &str, &str)] = &[
@@ -276,12 +304,24 @@ impl<'s> Collected<'s> {
         };
         for ((code, file, what), (records, subjects)) in std::mem::take(&mut self.counts) {
             let d = match code {
-                "D003" => Diagnostic::warning(
-                    code,
-                    format!("required variable {what} is null in {records} record(s) of {subjects} subject(s); the records are kept"),
-                    Location::file(&file),
-                )
-                .help("for --TESTCD/--TEST: add the source codes to the terminology table (mappings/sdtm/terminology/, override with --sdtm-mappings)"),
+                "D003" => {
+                    let mut parts = what.split(super::derive::REJECT_SEP).map(str::to_owned);
+                    let domain = parts.next().unwrap_or_default();
+                    let missing = parts.next().unwrap_or_default();
+                    let by = self
+                        .spec
+                        .domains
+                        .iter()
+                        .find(|d| d.domain == domain)
+                        .map(|d| d.derive.unmapped_by.clone())
+                        .unwrap_or_default();
+                    let e = out.rejected.entry(domain).or_default();
+                    e.by = by;
+                    let r = e.rows.entry((missing, parts.collect())).or_default();
+                    r.0 += records;
+                    r.1 += subjects;
+                    continue;
+                }
                 "D006" => Diagnostic::warning(
                     code,
                     format!("{what} is numeric but {records} value(s) are not numbers; left null"),
@@ -295,6 +335,42 @@ impl<'s> Collected<'s> {
                 .help("give the test a standard unit of the same dimension in its terminology table"),
             };
             out.diagnostics.push(d);
+        }
+        for (domain, rej) in &out.rejected {
+            let Some(d) = self.spec.domains.iter().find(|d| d.domain == *domain) else {
+                continue;
+            };
+            let mut by_var: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for ((missing, _), (records, subjects)) in &rej.rows {
+                for v in missing.split(' ') {
+                    let e = by_var.entry(v).or_default();
+                    e.0 += records;
+                    e.1 += subjects;
+                }
+            }
+            for (var, (records, subjects)) in by_var {
+                let tables = d.column_tables.get(var).cloned().unwrap_or_default();
+                let help = if tables.is_empty() {
+                    format!(
+                        "map a source for {domain}.{var} in the domain file, or extend the data"
+                    )
+                } else {
+                    format!(
+                        "add the codes listed in unmapped/{}.csv to the terminology table{} {} (mappings/sdtm/terminology/; override with --sdtm-mappings)",
+                        domain.to_lowercase(),
+                        if tables.len() > 1 { "s" } else { "" },
+                        tables.join(", ")
+                    )
+                };
+                out.diagnostics.push(
+                    Diagnostic::warning(
+                        "D003",
+                        format!("{records} record(s) of {subjects} subject(s) have no value for the Required variable {domain}.{var}; they are not written and are listed in unmapped/{}.csv", domain.to_lowercase()),
+                        Location::file(&d.file),
+                    )
+                    .help(help),
+                );
+            }
         }
         self.subjects.sort_by(|a, b| a.usubjid.cmp(&b.usubjid));
         let spec = self.spec;
@@ -337,11 +413,21 @@ impl<'s> Collected<'s> {
                     })
                     .collect();
                 // Perm variables nobody collected are left out (SDTMIG §4.1.5).
-                let keep: Vec<bool> = cols
+                let mut keep: Vec<bool> = cols
                     .iter()
                     .enumerate()
                     .map(|(i, c)| c.core != "Perm" || ja_rows.iter().any(|r| !r[i].is_null()))
                     .collect();
+                // A study day stays beside its date even when no record has one (a partial
+                // date has none): SDTM pairs --DY with --DTC (CORE-000321, -000776).
+                if !is_supp {
+                    for (dtc, dy) in &d.derive.study_days {
+                        let at = |n: &str| cols.iter().position(|c| c.name == n);
+                        if let (Some(a), Some(b)) = (at(dtc), at(dy)) {
+                            keep[b] |= keep[a];
+                        }
+                    }
+                }
                 let pick = |rows: Vec<Vec<Cell>>| -> Vec<Vec<Cell>> {
                     rows.into_iter()
                         .map(|r| {

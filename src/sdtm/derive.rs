@@ -16,6 +16,9 @@ use super::spec::{Domain, Results, VarType};
 use super::study::{ReferenceStart, Window};
 use crate::fhirpath::ucum;
 
+/// Separates the parts of a reject key: domain, missing variables, `unmapped_by` values.
+pub const REJECT_SEP: &str = "\u{1f}";
+
 pub fn text(v: Option<&Value>) -> Option<String> {
     match v? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -58,7 +61,36 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
     let ex = out.rows.get("EX").unwrap_or(&empty);
     let (first_enc, last_enc) = min_max(sv, &["SVSTDTC", "SVENDTC"]);
     let (first_dose, last_dose) = min_max(ex, &["EXSTDTC", "EXENDTC"]);
-    let (rfst, rfen) = match study.reference_start {
+    // Dates of the records a code-based index rule names: (start, end) per matching record.
+    let matching = |domains: &[&str], code_cols: &[(&str, &str)], codes: &[String]| {
+        let mut dates: Vec<String> = Vec::new();
+        for dom in domains {
+            for r in out.rows.get(*dom).into_iter().flatten() {
+                let hit = code_cols.iter().any(|(col, prefix)| {
+                    text(r.get(*col))
+                        .is_some_and(|c| ReferenceStart::matches(codes, &format!("{prefix}{c}")))
+                });
+                if !hit {
+                    continue;
+                }
+                let p = &dom[..2];
+                let st = [format!("{p}STDTC"), format!("{p}DTC")]
+                    .iter()
+                    .find_map(|v| text(r.get(v)));
+                let en = text(r.get(&format!("{p}ENDTC")));
+                dates.extend(st.iter().chain(en.iter()).cloned());
+            }
+        }
+        dates.sort();
+        (dates.first().cloned(), dates.last().cloned())
+    };
+    let (rfst, rfen) = match &study.reference_start {
+        ReferenceStart::FirstDoseOf(codes) => matching(&["EX", "CM"], &[("drug_code", "")], codes),
+        ReferenceStart::FirstDiagnosis(codes) => {
+            let (first, _) = matching(&["MH"], &[("term_code", ""), ("icd10", "ICD10:")], codes);
+            let end = first.as_ref().and(last_enc.clone());
+            (first, end)
+        }
         ReferenceStart::FirstEncounter => (first_enc.clone(), last_enc.clone()),
         ReferenceStart::FirstDose => (first_dose.clone(), last_dose.clone()),
         ReferenceStart::FirstDoseOrEncounter => {
@@ -218,6 +250,47 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                 out.dropped_by_window += before - rows.len();
             }
         }
+        // History before the reference start, events from it on (MH / CE); partial dates
+        // compare as written, so "2014-01" is before "2014-01-15" (as CORE compares).
+        if let Some((dtc, before)) = &d.derive.reference_period {
+            let before = *before;
+            rows.retain(|r| match (text(r.get(dtc)), rfst.as_deref()) {
+                (_, None) => before,
+                (None, _) => before,
+                (Some(x), Some(rf)) => (x.as_str() < rf) == before,
+            });
+        }
+        // A record that cannot fill a Required variable is not written with it null
+        // (SDTMIG §4.1.5): it is counted in the reject listing under the codes that
+        // identify it (`unmapped_by`), so the table to extend can be named.
+        let required: Vec<&str> = d
+            .variables
+            .iter()
+            .filter(|v| v.core == "Req" && d.derive.seq.as_deref() != Some(v.name.as_str()))
+            .map(|v| v.name.as_str())
+            .collect();
+        let counts = &mut out.counts;
+        rows.retain(|r| {
+            let missing: Vec<&str> = required
+                .iter()
+                .filter(|v| text(r.get(**v)).is_none())
+                .copied()
+                .collect();
+            if missing.is_empty() {
+                return true;
+            }
+            let mut what = vec![d.domain.clone(), missing.join(" ")];
+            what.extend(
+                d.derive
+                    .unmapped_by
+                    .iter()
+                    .map(|c| text(r.get(c)).unwrap_or_default()),
+            );
+            *counts
+                .entry(("D003", d.file.clone(), what.join(REJECT_SEP)))
+                .or_default() += 1;
+            false
+        });
         if let Some((flag, by, dtc)) = &d.derive.last_before_exposure {
             // Last record per test dated on or before the first exposure (RFXSTDTC; the
             // reference start when there is no exposure data).
@@ -254,19 +327,6 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         if let Some(seq) = &d.derive.seq {
             for (i, row) in rows.iter_mut().enumerate() {
                 row.insert(seq.clone(), Value::from(i + 1));
-            }
-        }
-        for v in &d.variables {
-            if v.core == "Req" {
-                let missing = rows
-                    .iter()
-                    .filter(|r| text(r.get(&v.name)).is_none())
-                    .count();
-                if missing > 0 {
-                    *out.counts
-                        .entry(("D003", d.file.clone(), format!("{}.{}", d.domain, v.name)))
-                        .or_default() += missing;
-                }
             }
         }
         if let Some(r) = &d.derive.results {
@@ -386,13 +446,20 @@ fn subject_level(
             .iter()
             .find(|a| a.patients.iter().any(|x| x == p))
     });
+    // A subject's arm: the `arms` list naming the patient, else the study's cohort (an
+    // external-control or registry study defines one: every subject who has an index date
+    // belongs to it). Without an index date the subject entered no arm: ARMNRS NOT
+    // ASSIGNED and, as SDTMIG 3.4 DM requires then, no reference dates (CORE-000192/758).
+    let arm = arm
+        .map(|a| (a.armcd.clone(), a.arm.clone()))
+        .or_else(|| study.cohort.clone().filter(|_| rfst.is_some()));
     match arm {
-        Some(a) => {
+        Some((armcd, arm)) => {
             for (k, v) in [
-                ("ARMCD", &a.armcd),
-                ("ARM", &a.arm),
-                ("ACTARMCD", &a.armcd),
-                ("ACTARM", &a.arm),
+                ("ARMCD", &armcd),
+                ("ARM", &arm),
+                ("ACTARMCD", &armcd),
+                ("ACTARM", &arm),
             ] {
                 set(row, k, Some(v.clone()));
             }
@@ -402,8 +469,10 @@ fn subject_level(
             for k in ["ARMCD", "ARM", "ACTARMCD", "ACTARM", "ACTARMUD"] {
                 row.insert(k.into(), Value::Null);
             }
-            // Routine-care data: nobody was randomised to an arm.
             set(row, "ARMNRS", Some("NOT ASSIGNED".into()));
+            for k in ["RFSTDTC", "RFENDTC"] {
+                row.insert(k.into(), Value::Null);
+            }
         }
     }
     let dmdy = text(row.get("DMDTC"))

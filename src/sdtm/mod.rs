@@ -19,7 +19,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde_json::Value;
 
-pub use assemble::{Collected, Output};
+pub use assemble::{Collected, Output, Rejects};
 pub use engine::{Engine, Skip};
 pub use spec::SdtmSpec;
 pub use study::Study;
@@ -110,6 +110,22 @@ pub fn sas_timestamp(iso: &str) -> Option<String> {
 /// Writes every dataset in every format, define.xml beside them, and the Japanese variants
 /// (Dataset-JSON and CSV: XPT v5 holds ASCII only) under `ja/`. Files appear complete or not
 /// at all. A dataset XPT cannot hold (a limit) is an error diagnostic, never truncated.
+/// `missing_variables,<unmapped_by…>,records,subjects`, one row per distinct key.
+fn write_rejects(r: &Rejects, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut c = ::csv::Writer::from_writer(w);
+    let mut header = vec!["missing_variables".to_owned()];
+    header.extend(r.by.iter().cloned());
+    header.extend(["records".to_owned(), "subjects".to_owned()]);
+    c.write_record(&header).map_err(std::io::Error::other)?;
+    for ((missing, key), (records, subjects)) in &r.rows {
+        let mut rec = vec![missing.clone()];
+        rec.extend(key.iter().cloned());
+        rec.extend([records.to_string(), subjects.to_string()]);
+        c.write_record(&rec).map_err(std::io::Error::other)?;
+    }
+    c.flush()
+}
+
 pub fn write_outputs(
     out: &Output,
     dir: &Path,
@@ -188,6 +204,16 @@ pub fn write_outputs(
             written.push(write_atomic(&d.join("define.xml"), |w| {
                 define::write(sets, &dcx, w)
             })?);
+        }
+    }
+    if !out.rejected.is_empty() {
+        let u = dir.join("unmapped");
+        std::fs::create_dir_all(&u)?;
+        for (domain, rej) in &out.rejected {
+            written.push(write_atomic(
+                &u.join(format!("{}.csv", domain.to_lowercase())),
+                |w| write_rejects(rej, w),
+            )?);
         }
     }
     Ok((written, diags))

@@ -74,6 +74,12 @@ pub struct Derive {
     pub last_before_exposure: Option<(String, String, String)>,
     pub results: Option<Results>,
     pub subject_level: bool,
+    /// (--STDTC variable, keep records before the reference start (true) or on/after it):
+    /// MH holds history before RFSTDTC, CE the events from it on.
+    pub reference_period: Option<(String, bool)>,
+    /// View columns that identify a record rejected for a null Required variable in the
+    /// reject listing (`unmapped/<domain>.csv`): codes, never patient values.
+    pub unmapped_by: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +98,9 @@ pub struct Domain {
     pub view_lines: Vec<usize>,
     /// The views as written, recompiled with the study's `%` values for a run.
     pub view_json: Vec<Value>,
+    /// View column → terminology tables its expression looks codes up in (for the help of
+    /// a reject diagnostic: the table to extend).
+    pub column_tables: BTreeMap<String, Vec<String>>,
 }
 
 impl Domain {
@@ -605,6 +614,7 @@ fn load_domain(
         derive: Derive::default(),
         view_lines: Vec::new(),
         view_json: Vec::new(),
+        column_tables: BTreeMap::new(),
     };
     for (i, x) in v["variables"].as_array().into_iter().flatten().enumerate() {
         let name = s(&x["name"]);
@@ -642,6 +652,16 @@ fn load_domain(
     let dv = &v["derive"];
     d.derive.seq = opt(&dv["seq"]);
     d.derive.subject_level = dv["subject_level"].as_bool().unwrap_or(false);
+    if dv["reference_period"].is_object() {
+        let r = &dv["reference_period"];
+        d.derive.reference_period = Some((s(&r["dtc"]), r["keep"] == "before"));
+    }
+    d.derive.unmapped_by = dv["unmapped_by"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(s)
+        .collect();
     d.derive.epoch = opt(&dv["epoch"]);
     for (k, x) in dv["study_days"].as_object().into_iter().flatten() {
         d.derive.study_days.push((k.clone(), s(x)));
@@ -693,6 +713,16 @@ fn load_domain(
                     );
                     continue;
                 };
+                if let Some(col) = p
+                    .strip_suffix("/path")
+                    .and_then(|c| view.pointer(&format!("{}/name", &c[ptr.len()..])))
+                    .and_then(Value::as_str)
+                {
+                    let e = d.column_tables.entry(col.to_owned()).or_default();
+                    if !e.contains(table) {
+                        e.push(table.clone());
+                    }
+                }
                 match terms.get(table) {
                     None => {
                         cx.err_help(
@@ -857,6 +887,18 @@ fn load_domain(
                     "/derive/results",
                 );
             }
+        }
+    }
+    if let Some((dtc, _)) = d.derive.reference_period.clone() {
+        check_var(cx, &dtc, "/derive/reference_period/dtc", &d);
+    }
+    for (i, c) in d.derive.unmapped_by.iter().enumerate() {
+        if !all_cols.contains(c) {
+            cx.err(
+                "M308",
+                format!("unmapped_by column {c:?} is not a view column"),
+                &format!("/derive/unmapped_by/{i}"),
+            );
         }
     }
     for s in d.supp.clone() {

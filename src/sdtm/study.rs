@@ -7,12 +7,29 @@ use serde_json::Value;
 
 use crate::diagnostics::{Diagnostic, Location};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The index-date rule: what RFSTDTC (and RFENDTC) are for each subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReferenceStart {
     /// First exposure (EX) if the subject has any, else first encounter (SV). The default.
     FirstDoseOrEncounter,
     FirstEncounter,
     FirstDose,
+    /// First administration or prescription (EX, CM) of a named drug: `SYSTEM:code` as the
+    /// drug code reads (`HOT9:1234567`), `*` at the end for a prefix. RFENDTC: its last.
+    FirstDoseOf(Vec<String>),
+    /// First diagnosis (onset, else recorded date) of a condition: `ICD10:E11*`,
+    /// `MEDIS:20061048`. RFENDTC: the last encounter.
+    FirstDiagnosis(Vec<String>),
+}
+
+impl ReferenceStart {
+    /// Whether a code (`SYSTEM:code`) matches one of the rule's codes.
+    pub fn matches(codes: &[String], code: &str) -> bool {
+        codes.iter().any(|c| match c.strip_suffix('*') {
+            Some(prefix) => code.starts_with(prefix),
+            None => code == c,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +63,8 @@ pub struct Study {
     pub date_from: Option<String>,
     pub date_to: Option<String>,
     pub arms: Vec<Arm>,
+    /// The arm (cohort) of every subject with an index date who is in no `arms` list.
+    pub cohort: Option<(String, String)>,
     pub visits: Vec<Window>,
     pub epochs: Vec<Window>,
     /// Study products (system|code or code): MedicationAdministration of these become EX.
@@ -67,6 +86,7 @@ impl Study {
             date_from: None,
             date_to: None,
             arms: vec![],
+            cohort: Some(("RWD".into(), "Real-World Data Cohort".into())),
             visits: vec![],
             epochs: vec![],
             study_products: vec![],
@@ -108,6 +128,7 @@ impl Study {
             "reference_start",
             "date_window",
             "arms",
+            "arm",
             "visits",
             "epochs",
             "study_products",
@@ -154,18 +175,43 @@ impl Study {
         s.patients = list(&subj["patients"]);
         s.group = text_of(&subj["group"]);
         s.research_study = text_of(&subj["research_study"]);
-        s.reference_start = match v["reference_start"].as_str() {
-            None | Some("first_dose_or_encounter") => ReferenceStart::FirstDoseOrEncounter,
+        let rs = &v["reference_start"];
+        s.reference_start = match rs.as_str() {
+            None if rs["first_dose_of"].is_array() || rs["first_diagnosis"].is_array() => {
+                let (codes, dose) = if rs["first_dose_of"].is_array() {
+                    (list(&rs["first_dose_of"]), true)
+                } else {
+                    (list(&rs["first_diagnosis"]), false)
+                };
+                if codes.is_empty() || rs.as_object().is_some_and(|o| o.len() != 1) {
+                    diags.push(
+                        Diagnostic::error(
+                            "M322",
+                            "reference_start takes one rule with at least one code",
+                            at("/reference_start"),
+                        )
+                        .help("{first_dose_of: [\"HOT9:1234567\"]} or {first_diagnosis: [\"ICD10:E11*\"]}"),
+                    );
+                }
+                if dose {
+                    ReferenceStart::FirstDoseOf(codes)
+                } else {
+                    ReferenceStart::FirstDiagnosis(codes)
+                }
+            }
+            None if rs.is_null() => ReferenceStart::FirstDoseOrEncounter,
+            Some("first_dose_or_encounter") => ReferenceStart::FirstDoseOrEncounter,
             Some("first_encounter") => ReferenceStart::FirstEncounter,
             Some("first_dose") => ReferenceStart::FirstDose,
-            Some(other) => {
+            _ => {
+                let other = rs.to_string();
                 diags.push(
                     Diagnostic::error(
                         "M322",
                         format!("unknown reference_start {other:?}"),
                         at("/reference_start"),
                     )
-                    .help("first_dose_or_encounter (default), first_encounter or first_dose"),
+                    .help("first_dose_or_encounter (default), first_encounter, first_dose, {first_dose_of: [codes]} or {first_diagnosis: [codes]}"),
                 );
                 ReferenceStart::FirstDoseOrEncounter
             }
@@ -183,6 +229,16 @@ impl Study {
                     "M322",
                     "an arm needs armcd and arm",
                     at(&format!("/arms/{i}")),
+                )),
+            }
+        }
+        if !v["arm"].is_null() {
+            match (text_of(&v["arm"]["armcd"]), text_of(&v["arm"]["arm"])) {
+                (Some(c), Some(a)) => s.cohort = Some((c, a)),
+                _ => diags.push(Diagnostic::error(
+                    "M322",
+                    "arm needs armcd and arm",
+                    at("/arm"),
                 )),
             }
         }

@@ -228,7 +228,22 @@ fn record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
         rows: t.rows.clone(),
         records: (1..=t.rows.len()).map(Some).collect(),
     };
+    // A relationship dataset (SUPP--, CO, RELREC) that a rule matches as a child of itself is
+    // looked at with its parent record beside it: RDOMAIN names the parent dataset, IDVAR
+    // the parent variable and IDVARVAL its value (CORE-000206).
+    let is_self = |m: &Value| {
+        let n = m["Name"].as_str().unwrap_or("");
+        m["Child"].as_bool() == Some(true)
+            && ((n.eq_ignore_ascii_case("SUPP--") && t.name.starts_with("SUPP"))
+                || n.eq_ignore_ascii_case(&t.name))
+    };
+    if t.col("RDOMAIN").is_some() && rule.match_datasets.iter().any(is_self) {
+        join_parents(&mut frame, study, t);
+    }
     for m in &rule.match_datasets {
+        if is_self(m) {
+            continue;
+        }
         let name = m["Name"].as_str().unwrap_or("");
         let keys: Vec<String> = m["Keys"]
             .as_array()
@@ -265,6 +280,62 @@ fn record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
         }
     }
     frame
+}
+
+/// Adds the columns of each relationship record's parent (RDOMAIN, USUBJID, IDVAR =
+/// IDVARVAL); null where no parent record matches.
+fn join_parents(frame: &mut Frame, study: &Study, t: &Table) {
+    let (Some(rd), Some(u), Some(iv), Some(ivv)) = (
+        t.col("RDOMAIN"),
+        t.col("USUBJID"),
+        t.col("IDVAR"),
+        t.col("IDVARVAL"),
+    ) else {
+        return;
+    };
+    let mut added: Vec<String> = Vec::new();
+    let mut hits: Vec<Option<(&Table, usize)>> = Vec::with_capacity(t.rows.len());
+    let mut indexes: HashMap<(String, String), HashMap<(String, String), usize>> = HashMap::new();
+    for r in &t.rows {
+        let (dom, var) = (
+            r[rd].text().trim().to_owned(),
+            r[iv].text().trim().to_owned(),
+        );
+        let Some(parent) = study.table(&dom).filter(|_| !var.is_empty()) else {
+            hits.push(None);
+            continue;
+        };
+        let index = indexes
+            .entry((dom.clone(), var.clone()))
+            .or_insert_with(|| {
+                let (pu, pv) = (parent.col("USUBJID"), parent.col(&var));
+                let mut m = HashMap::new();
+                if let (Some(pu), Some(pv)) = (pu, pv) {
+                    for (i, pr) in parent.rows.iter().enumerate() {
+                        m.entry((pr[pu].text(), key_text(&pr[pv]))).or_insert(i);
+                    }
+                }
+                m
+            });
+        let hit = index.get(&(r[u].text(), key_text(&r[ivv]))).copied();
+        if hit.is_some() {
+            for c in &parent.columns {
+                if frame.col(&c.name).is_none() && !added.contains(&c.name) {
+                    added.push(c.name.clone());
+                }
+            }
+        }
+        hits.push(hit.map(|i| (parent, i)));
+    }
+    for (row, hit) in frame.rows.iter_mut().zip(&hits) {
+        for name in &added {
+            row.push(
+                hit.and_then(|(p, i)| p.col(name).map(|c| p.rows[i][c].clone()))
+                    .unwrap_or(V::Null),
+            );
+        }
+    }
+    frame.cols.extend(added);
 }
 
 /// Key text for joins: numbers in shortest form, so `1`, `1.0` and `1.00` meet.
@@ -650,7 +721,7 @@ pub fn valid_iso8601(s: &str) -> bool {
     }
 }
 
-fn valid_duration(s: &str) -> bool {
+pub fn valid_duration(s: &str) -> bool {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(r"^-?P(?:(?:\d+(?:[.,]\d+)?Y)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?D)?(?:T(?:\d+(?:[.,]\d+)?H)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?S)?)?|\d+(?:[.,]\d+)?W)$").expect("valid")
@@ -752,6 +823,18 @@ impl Ctx<'_> {
     fn comparator(&self, c: &Value, r: usize) -> Option<V> {
         let v = &c["value"];
         let literal = c["value_is_literal"].as_bool().unwrap_or(false);
+        if c["value_is_reference"].as_bool() == Some(true) {
+            // The value names a variable whose value (in this record) names the variable to
+            // compare with: IDVARVAL against the variable IDVAR names.
+            let named = self.frame.col(&self.name(v.as_str()?))?;
+            let target = self.frame.rows[r][named].text();
+            return Some(
+                self.frame
+                    .col(target.trim())
+                    .map(|ci| self.frame.rows[r][ci].clone())
+                    .unwrap_or(V::Null),
+            );
+        }
         match v {
             Value::String(s) if !literal && s.starts_with('$') => self.get(s, r),
             Value::String(s) if !literal => {

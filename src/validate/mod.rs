@@ -8,11 +8,13 @@ pub mod library;
 pub mod report;
 pub mod rule;
 pub mod rules;
+pub mod standards;
 
 pub use data::{load_folder, Study};
 pub use engine::{run, Finding};
 pub use library::Library;
 pub use rule::Rule;
+pub use standards::{Overrides, Standards};
 
 use rayon::prelude::*;
 
@@ -155,6 +157,7 @@ pub fn standard_checks(study: &Study, lib: &Library) -> Vec<Finding> {
                 });
             }
             let Some(v) = lib_var else { continue };
+            out.extend(value_domain_checks(t, i, v, lib));
             let want_num = v.ty.eq_ignore_ascii_case("Num");
             if want_num != (c.ty == crate::formats::VarType::Num) && !v.ty.is_empty() {
                 out.push(Finding {
@@ -218,6 +221,65 @@ pub fn standard_checks(study: &Study, lib: &Library) -> Vec<Finding> {
                     });
                 }
             }
+        }
+    }
+    out
+}
+
+/// KKH-ISO8601 — values of variables the SDTMIG describes as ISO 8601 (dates, intervals,
+/// durations) are in that format (SDTMIG §4.4; rule KKH0004 covers --DTC/--STDTC/--ENDTC,
+/// this covers the rest: RFSTDTC, BRTHDTC, --DUR, …); KKH-ISO3166 — COUNTRY is an ISO
+/// 3166-1 alpha-3 code (SDTMIG DM: `JPN`, not `JAPAN`). Both Error.
+fn value_domain_checks(
+    t: &data::Table,
+    i: usize,
+    v: &library::LibVar,
+    lib: &Library,
+) -> Vec<Finding> {
+    let name = &t.columns[i].name;
+    let prefix: String = t.domain().chars().take(2).collect();
+    let by_kkh0004 = ["DTC", "STDTC", "ENDTC"]
+        .iter()
+        .any(|s| *name == format!("{prefix}{s}"));
+    let countries = lib.countries.as_ref();
+    let (rule, message, ok): (&str, &str, Box<dyn Fn(&str) -> bool>) =
+        if v.described.starts_with("ISO 8601 datetime") && !by_kkh0004 {
+            (
+                "KKH-ISO8601",
+                "Value is not an ISO 8601 date/time or interval (SDTMIG §4.4).",
+                Box::new(engine::valid_iso8601),
+            )
+        } else if v.described.starts_with("ISO 8601 duration") {
+            (
+                "KKH-ISO8601",
+                "Value is not an ISO 8601 duration (SDTMIG §4.4.3).",
+                Box::new(|s| {
+                    engine::valid_duration(s) || (s.contains('/') && engine::valid_iso8601(s))
+                }),
+            )
+        } else if let (true, Some(c)) = (name == "COUNTRY", countries) {
+            (
+                "KKH-ISO3166",
+                "Value is not an ISO 3166-1 alpha-3 country code.",
+                Box::new(move |s| c.contains(s)),
+            )
+        } else {
+            return vec![];
+        };
+    let mut out = Vec::new();
+    for (ri, row) in t.rows.iter().enumerate() {
+        let val = row[i].text();
+        let val = val.trim();
+        if !val.is_empty() && !ok(val) {
+            out.push(Finding {
+                dataset: t.name.clone(),
+                record: Some(ri + 1),
+                variable: name.clone(),
+                value: val.to_owned(),
+                rule: rule.into(),
+                severity: "Error".into(),
+                message: message.into(),
+            });
         }
     }
     out

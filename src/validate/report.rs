@@ -8,6 +8,14 @@ use std::io::Write;
 
 use super::engine::Finding;
 use super::rule::Rule;
+use super::standards::InUse;
+
+/// What a report states besides its findings: the standards and how much was checked.
+pub struct Meta<'a> {
+    pub standards: &'a [InUse],
+    pub rules_run: usize,
+    pub datasets: usize,
+}
 
 pub fn counts(findings: &[Finding]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
@@ -17,11 +25,17 @@ pub fn counts(findings: &[Finding]) -> BTreeMap<String, usize> {
     m
 }
 
-pub fn text(findings: &[Finding], rules_run: usize, datasets: usize, limit: usize) -> String {
+pub fn text(findings: &[Finding], meta: &Meta, limit: usize) -> String {
     let mut s = String::new();
     let c = counts(findings);
+    s.push_str("standards:\n");
+    for u in meta.standards {
+        s.push_str(&format!("  {} {} ({})\n", u.standard, u.version, u.source));
+    }
     s.push_str(&format!(
-        "validated {datasets} dataset(s) with {rules_run} rule(s): {} finding(s) — {}\n",
+        "validated {} dataset(s) with {} rule(s): {} finding(s) — {}\n",
+        meta.datasets,
+        meta.rules_run,
         findings.len(),
         c.iter()
             .map(|(k, v)| format!("{v} {k}"))
@@ -47,7 +61,9 @@ pub fn text(findings: &[Finding], rules_run: usize, datasets: usize, limit: usiz
     s
 }
 
-pub fn json(findings: &[Finding], out: &mut impl Write) -> std::io::Result<()> {
+/// `{standards, rules_run, datasets, counts, findings}`; each finding in the Open Rules
+/// results shape plus rule, severity and message.
+pub fn json(findings: &[Finding], meta: &Meta, out: &mut impl Write) -> std::io::Result<()> {
     let rows: Vec<serde_json::Value> = findings
         .iter()
         .map(|f| {
@@ -57,7 +73,14 @@ pub fn json(findings: &[Finding], out: &mut impl Write) -> std::io::Result<()> {
             })
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &rows).map_err(std::io::Error::other)?;
+    let doc = serde_json::json!({
+        "standards": meta.standards,
+        "rules_run": meta.rules_run,
+        "datasets": meta.datasets,
+        "counts": counts(findings),
+        "findings": rows,
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
 }
 
@@ -95,6 +118,7 @@ pub fn html(
     findings: &[Finding],
     rules: &[Rule],
     title: &str,
+    meta: &Meta,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
     let c = counts(findings);
@@ -110,8 +134,20 @@ pub fn html(
     h.push_str(&esc(title));
     h.push_str("</title><style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f0f0f0;cursor:pointer}.Error{color:#b00}.Warning{color:#a60}.num{text-align:right}</style></head><body>");
     h.push_str(&format!("<h1>{}</h1>", esc(title)));
+    h.push_str("<h2>Standards</h2><table id=\"standards\"><tr><th>Standard</th><th>Version</th><th>Source</th></tr>");
+    for u in meta.standards {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&u.standard),
+            esc(&u.version),
+            esc(&u.source)
+        ));
+    }
+    h.push_str("</table>");
     h.push_str(&format!(
-        "<p>Total findings: <strong id=\"total\">{}</strong></p>",
+        "<p>{} dataset(s), {} rule(s). Total findings: <strong id=\"total\">{}</strong></p>",
+        meta.datasets,
+        meta.rules_run,
         findings.len()
     ));
     h.push_str(
