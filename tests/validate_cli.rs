@@ -106,7 +106,7 @@ fn our_sdtm_output_passes_our_rules_and_the_validator_reads_every_format() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}");
     assert!(
-        stdout.contains("validated 11 dataset(s) with 330 rule(s): 0 finding(s)"),
+        stdout.contains("validated 12 dataset(s) with 330 rule(s): 0 finding(s)"),
         "convert runs the full validation: {stdout}"
     );
     let report: serde_json::Value =
@@ -153,31 +153,46 @@ fn our_sdtm_output_passes_our_rules_and_the_validator_reads_every_format() {
 /// and the SS-MIX2 trees in ../shared/data; it exits 0 without --allow-findings, writes no
 /// dataset without records, and `validate` agrees on what was written.
 #[test]
-fn issue12_convert_output_is_submission_clean_for_the_ss_mix2_corpora() {
+fn issue12_convert_output_is_submission_clean_for_every_shared_corpus() {
     let tmp = tempfile::tempdir().unwrap();
-    for (i, root) in [
-        common::repo("fixtures/ssmix2"),
-        common::shared("data/ssmix2/nhoHQ__SSMIX2DataTestingTool/sampleData"),
-        common::shared("data/ssmix2/yuakagi__ssmixtwins-generated/standard_root"),
-    ]
-    .iter()
-    .enumerate()
-    {
+    let study = common::repo("fixtures/studies/minimal.yaml");
+    // (input, stage): SS-MIX2 roots run both stages, FHIR corpora `convert sdtm`.
+    let inputs = [
+        (common::repo("fixtures/ssmix2"), "both"),
+        (
+            common::shared("data/ssmix2/nhoHQ__SSMIX2DataTestingTool/sampleData"),
+            "both",
+        ),
+        (
+            common::shared("data/ssmix2/yuakagi__ssmixtwins-generated/standard_root"),
+            "both",
+        ),
+        (common::shared("data/fhir/synthea-r4-sample"), "sdtm"),
+        (common::shared("data/fhir/r4-official-examples"), "sdtm"),
+    ];
+    for (i, (root, stage)) in inputs.iter().enumerate() {
         let out = tmp.path().join(format!("o{i}"));
-        let o = Command::new(common::bin())
+        let mut cmd = Command::new(common::bin());
+        cmd.arg("convert");
+        if *stage == "sdtm" {
+            cmd.arg("sdtm");
+        }
+        let o = cmd
             .args([
-                "convert",
                 root.to_str().unwrap(),
                 "--study",
-                common::repo("fixtures/studies/minimal.yaml")
-                    .to_str()
-                    .unwrap(),
+                study.to_str().unwrap(),
                 "--demo-key",
                 "-o",
                 out.to_str().unwrap(),
             ])
             .output()
             .unwrap();
+        let sdtm = if *stage == "sdtm" {
+            out.clone()
+        } else {
+            out.join("sdtm")
+        };
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr);
         // The nhoHQ tree holds one malformed message on purpose (a stage-1 error, exit 1);
@@ -188,36 +203,131 @@ fn issue12_convert_output_is_submission_clean_for_the_ss_mix2_corpora() {
             root.display()
         );
         assert!(!stderr.contains("validation Error"), "{stderr}");
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("sdtm/validation.json")).unwrap())
-                .unwrap();
-        assert!(
-            report["counts"].get("Error").is_none(),
-            "{}: {report}",
-            root.display()
-        );
-        let run: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(out.join("sdtm/report.json")).unwrap()).unwrap();
-        for d in run["datasets"].as_array().unwrap() {
-            assert!(d["records"].as_u64().unwrap() > 0, "no empty dataset: {d}");
-        }
-        for e in run["datasets_without_records"].as_array().unwrap() {
-            let name = e.as_str().unwrap().to_lowercase();
-            assert!(!out.join(format!("sdtm/{name}.xpt")).exists());
-            let define = std::fs::read_to_string(out.join("sdtm/define.xml")).unwrap();
-            assert!(!define.contains(&format!("Name=\"{}\"", name.to_uppercase())));
-        }
-        let v = Command::new(common::bin())
-            .args(["validate", out.join("sdtm").to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert_eq!(
-            v.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&v.stdout)
-        );
+        assert_submission_clean(&sdtm, &root.display().to_string());
     }
+}
+
+/// The verdict `convert` wrote (validation.json), the datasets it left out, and a second
+/// opinion from `kakehashi validate` with no flags on the folder.
+fn assert_submission_clean(sdtm: &Path, what: &str) {
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sdtm.join("validation.json")).unwrap()).unwrap();
+    assert!(report["counts"].get("Error").is_none(), "{what}: {report}");
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sdtm.join("report.json")).unwrap()).unwrap();
+    for d in run["datasets"].as_array().unwrap() {
+        assert!(d["records"].as_u64().unwrap() > 0, "no empty dataset: {d}");
+    }
+    let define = std::fs::read_to_string(sdtm.join("define.xml")).unwrap();
+    for e in run["datasets_without_records"].as_array().unwrap() {
+        let name = e.as_str().unwrap();
+        assert!(!sdtm.join(format!("{}.xpt", name.to_lowercase())).exists());
+        assert!(!define.contains(&format!("Name=\"{name}\"")));
+    }
+    let v = Command::new(common::bin())
+        .args(["validate", sdtm.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{what}: {}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+/// Issue 12: a 2,000-patient synthetic archive, both stages, is submission-clean; every
+/// subject with an index date has a DS record (CORE-000296), every dose a unit (CORE-000093).
+#[test]
+fn issue12_a_2000_patient_synth_archive_converts_submission_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let out = tmp.path().join("o");
+    let s = Command::new(common::bin())
+        .args(["synth", "--patients", "2000", "-o", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let o = Command::new(common::bin())
+        .args([
+            "convert",
+            root.to_str().unwrap(),
+            "--study",
+            common::repo("fixtures/studies/minimal.yaml")
+                .to_str()
+                .unwrap(),
+            "--demo-key",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_submission_clean(&out.join("sdtm"), "2,000-patient synth");
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("sdtm/report.json")).unwrap()).unwrap();
+    let count = |name: &str| {
+        run["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["records"].as_u64())
+    };
+    assert_eq!(count("DM"), Some(2000));
+    assert!(count("DS") >= Some(2000), "an entry record per subject");
+}
+
+/// Issue 12: a numeric result whose unit cannot be converted to its test's standard unit
+/// would give one test two standard units (CORE-000699): it is listed in the reject listing
+/// by code and unit, and D007 says so. (Synthea sends some eGFR results, LOINC 33914-3, per
+/// 1.73 m2, in mL/min.)
+#[test]
+fn issue12_results_in_an_unconvertible_unit_go_to_the_reject_listing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let o = Command::new(common::bin())
+        .args([
+            "convert",
+            "sdtm",
+            common::shared("data/fhir/synthea-r4-sample")
+                .to_str()
+                .unwrap(),
+            "--study",
+            common::repo("fixtures/studies/minimal.yaml")
+                .to_str()
+                .unwrap(),
+            "--demo-key",
+            "--format",
+            "csv",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = common::read_csv(&out.join("unmapped/lb.csv"));
+    let egfr: Vec<_> = rows
+        .iter()
+        .filter(|r| r["test_coding"] == "LOINC:33914-3")
+        .collect();
+    assert_eq!(egfr.len(), 1, "{rows:?}");
+    assert_eq!(
+        egfr[0]["reason"],
+        "unit mL/min not convertible to mL/min/{1.73_m2}"
+    );
+    let lb = common::read_csv(&out.join("lb.csv"));
+    let units: std::collections::BTreeSet<&str> = lb
+        .iter()
+        .filter(|r| r["LBTESTCD"] == "GFRBSCRT")
+        .map(|r| r["LBSTRESU"].as_str())
+        .collect();
+    assert_eq!(units.into_iter().collect::<Vec<_>>(), ["mL/min/1.73 m2"]);
+    let diags = std::fs::read_to_string(out.join("diagnostics.ndjson")).unwrap();
+    assert!(
+        diags.contains("\"D007\"") && diags.contains("unmapped/lb.csv"),
+        "{diags}"
+    );
 }
 
 /// Issue 12: a lab test the terminology does not know is not written with LBTESTCD null; it
@@ -244,7 +354,7 @@ fn issue12_records_missing_a_required_variable_go_to_the_reject_listing() {
     let rows = common::read_csv(&out.join("sdtm/unmapped/lb.csv"));
     assert!(!rows.is_empty());
     for r in &rows {
-        assert_eq!(r["missing_variables"], "LBTESTCD LBTEST");
+        assert_eq!(r["reason"], "missing LBTESTCD LBTEST");
         assert!(r["test_coding"].contains(':'), "a SYSTEM:code: {r:?}");
         assert!(r["records"].parse::<usize>().unwrap() > 0);
     }

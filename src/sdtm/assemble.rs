@@ -67,7 +67,8 @@ pub struct Output {
 pub struct Rejects {
     /// The `unmapped_by` columns of the domain.
     pub by: Vec<String>,
-    /// (missing variables, code values) → (records, subjects).
+    /// (reason: `missing <variables>` or `unit <u> not convertible to <standard>`, code
+    /// values) → (records, subjects).
     pub rows: BTreeMap<(String, Vec<String>), (usize, usize)>,
 }
 
@@ -304,7 +305,7 @@ impl<'s> Collected<'s> {
         };
         for ((code, file, what), (records, subjects)) in std::mem::take(&mut self.counts) {
             let d = match code {
-                "D003" => {
+                "D003" | "D007" => {
                     let mut parts = what.split(super::derive::REJECT_SEP).map(str::to_owned);
                     let domain = parts.next().unwrap_or_default();
                     let missing = parts.next().unwrap_or_default();
@@ -327,12 +328,7 @@ impl<'s> Collected<'s> {
                     format!("{what} is numeric but {records} value(s) are not numbers; left null"),
                     Location::file(&file),
                 ),
-                _ => Diagnostic::warning(
-                    code,
-                    format!("{what}: {records} result(s) of {subjects} subject(s) could not be converted to the standard unit (units not commensurable or not understood); kept in the original unit"),
-                    Location::file(&file),
-                )
-                .help("give the test a standard unit of the same dimension in its terminology table"),
+                _ => Diagnostic::warning(code, what, Location::file(&file)),
             };
             out.diagnostics.push(d);
         }
@@ -341,12 +337,29 @@ impl<'s> Collected<'s> {
                 continue;
             };
             let mut by_var: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-            for ((missing, _), (records, subjects)) in &rej.rows {
+            let mut by_unit: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for ((reason, _), (records, subjects)) in &rej.rows {
+                let Some(missing) = reason.strip_prefix("missing ") else {
+                    let e = by_unit.entry(reason.as_str()).or_default();
+                    e.0 += records;
+                    e.1 += subjects;
+                    continue;
+                };
                 for v in missing.split(' ') {
                     let e = by_var.entry(v).or_default();
                     e.0 += records;
                     e.1 += subjects;
                 }
+            }
+            for (reason, (records, subjects)) in by_unit {
+                out.diagnostics.push(
+                    Diagnostic::warning(
+                        "D007",
+                        format!("{records} numeric result(s) of {subjects} subject(s) in {domain}: {reason} (units not commensurable or not understood); they are not written and are listed in unmapped/{}.csv", domain.to_lowercase()),
+                        Location::file(&d.file),
+                    )
+                    .help("give the test a standard unit of the same dimension in its terminology table, or a conversion in the units table"),
+                );
             }
             for (var, (records, subjects)) in by_var {
                 let tables = d.column_tables.get(var).cloned().unwrap_or_default();

@@ -16,7 +16,7 @@ use super::spec::{Domain, Results, VarType};
 use super::study::{ReferenceStart, Window};
 use crate::fhirpath::ucum;
 
-/// Separates the parts of a reject key: domain, missing variables, `unmapped_by` values.
+/// Separates the parts of a reject key: domain, reason, `unmapped_by` values.
 pub const REJECT_SEP: &str = "\u{1f}";
 
 pub fn text(v: Option<&Value>) -> Option<String> {
@@ -166,6 +166,22 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         .get("DM")
         .and_then(|r| r.first())
         .and_then(|r| text(r.get("patient_id")));
+    // Entry into a real-world-data cohort: one record at the reference start.
+    if let Some(rf) = &rfst {
+        for d in engine.domains() {
+            if let Some((dtc, values)) = &d.derive.entry_record {
+                let mut r = Row::new();
+                r.insert("STUDYID".into(), Value::from(study.study_id.clone()));
+                r.insert("DOMAIN".into(), Value::from(d.domain.clone()));
+                r.insert("USUBJID".into(), Value::from(out.usubjid.clone()));
+                for (k, v) in values {
+                    r.insert(k.clone(), Value::from(v.clone()));
+                }
+                r.insert(dtc.clone(), Value::from(rf.clone()));
+                out.rows.entry(d.domain.clone()).or_default().push(r);
+            }
+        }
+    }
     let domains: Vec<String> = out.rows.keys().cloned().collect();
     for name in domains {
         let Some(d) = engine.domain(&name) else {
@@ -262,7 +278,9 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         }
         // A record that cannot fill a Required variable is not written with it null
         // (SDTMIG §4.1.5): it is counted in the reject listing under the codes that
-        // identify it (`unmapped_by`), so the table to extend can be named.
+        // identify it (`unmapped_by`), so the table to extend can be named. So is a numeric
+        // result whose unit cannot be converted to its test's standard unit: kept, it would
+        // give one test two standard units (CORE-000699).
         let required: Vec<&str> = d
             .variables
             .iter()
@@ -270,16 +288,29 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
             .map(|v| v.name.as_str())
             .collect();
         let counts = &mut out.counts;
+        let res = d.derive.results.as_ref();
         rows.retain(|r| {
             let missing: Vec<&str> = required
                 .iter()
                 .filter(|v| text(r.get(**v)).is_none())
                 .copied()
                 .collect();
-            if missing.is_empty() {
+            let (code, reason) = if !missing.is_empty() {
+                ("D003", format!("missing {}", missing.join(" ")))
+            } else if r.get("_unconverted").is_some() {
+                let unit = |c: Option<&String>| text(c.and_then(|c| r.get(c))).unwrap_or_default();
+                (
+                    "D007",
+                    format!(
+                        "unit {} not convertible to {}",
+                        unit(res.and_then(|x| x.ucum.as_ref())),
+                        unit(res.and_then(|x| x.standard_unit.as_ref()))
+                    ),
+                )
+            } else {
                 return true;
-            }
-            let mut what = vec![d.domain.clone(), missing.join(" ")];
+            };
+            let mut what = vec![d.domain.clone(), reason];
             what.extend(
                 d.derive
                     .unmapped_by
@@ -287,7 +318,7 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                     .map(|c| text(r.get(c)).unwrap_or_default()),
             );
             *counts
-                .entry(("D003", d.file.clone(), what.join(REJECT_SEP)))
+                .entry((code, d.file.clone(), what.join(REJECT_SEP)))
                 .or_default() += 1;
             false
         });
@@ -327,22 +358,6 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         if let Some(seq) = &d.derive.seq {
             for (i, row) in rows.iter_mut().enumerate() {
                 row.insert(seq.clone(), Value::from(i + 1));
-            }
-        }
-        if let Some(r) = &d.derive.results {
-            for row in rows.iter() {
-                if row.get("_unconverted").is_some() {
-                    let what = format!(
-                        "{}.{}: {} → {}",
-                        d.domain,
-                        r.orres,
-                        text(r.ucum.as_ref().and_then(|u| row.get(u))).unwrap_or_default(),
-                        text(r.standard_unit.as_ref().and_then(|u| row.get(u))).unwrap_or_default()
-                    );
-                    *out.counts
-                        .entry(("D007", d.file.clone(), what))
-                        .or_default() += 1;
-                }
             }
         }
         // Supplemental qualifiers, and the continuation of text too long for its variable.

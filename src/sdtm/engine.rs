@@ -319,6 +319,10 @@ impl<'s> Engine<'s> {
         Ok(out)
     }
 
+    pub fn domains(&self) -> impl Iterator<Item = &Domain> {
+        self.spec.domains.iter()
+    }
+
     pub fn domain(&self, name: &str) -> Option<&Domain> {
         self.spec.domains.iter().find(|d| d.domain == name)
     }

@@ -110,10 +110,11 @@ pub fn sas_timestamp(iso: &str) -> Option<String> {
 /// Writes every dataset in every format, define.xml beside them, and the Japanese variants
 /// (Dataset-JSON and CSV: XPT v5 holds ASCII only) under `ja/`. Files appear complete or not
 /// at all. A dataset XPT cannot hold (a limit) is an error diagnostic, never truncated.
-/// `missing_variables,<unmapped_by…>,records,subjects`, one row per distinct key.
+/// `reason,<unmapped_by…>,records,subjects`, one row per distinct key; the reason is
+/// `missing <variables>` or `unit <u> not convertible to <standard unit>`.
 fn write_rejects(r: &Rejects, w: &mut impl std::io::Write) -> std::io::Result<()> {
     let mut c = ::csv::Writer::from_writer(w);
-    let mut header = vec!["missing_variables".to_owned()];
+    let mut header = vec!["reason".to_owned()];
     header.extend(r.by.iter().cloned());
     header.extend(["records".to_owned(), "subjects".to_owned()]);
     c.write_record(&header).map_err(std::io::Error::other)?;

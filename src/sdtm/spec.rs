@@ -80,6 +80,10 @@ pub struct Derive {
     /// View columns that identify a record rejected for a null Required variable in the
     /// reject listing (`unmapped/<domain>.csv`): codes, never patient values.
     pub unmapped_by: Vec<String>,
+    /// (--STDTC variable, fixed values): one record per subject with a reference start,
+    /// dated RFSTDTC: the subject's entry into a real-world-data cohort (DS assumption 1:
+    /// every subject who entered the study has a disposition record).
+    pub entry_record: Option<(String, Vec<(String, String)>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -662,6 +666,16 @@ fn load_domain(
         .flatten()
         .map(s)
         .collect();
+    if dv["entry_record"].is_object() {
+        let r = &dv["entry_record"];
+        let values = r["values"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), s(v)))
+            .collect();
+        d.derive.entry_record = Some((s(&r["dtc"]), values));
+    }
     d.derive.epoch = opt(&dv["epoch"]);
     for (k, x) in dv["study_days"].as_object().into_iter().flatten() {
         d.derive.study_days.push((k.clone(), s(x)));
@@ -891,6 +905,12 @@ fn load_domain(
     }
     if let Some((dtc, _)) = d.derive.reference_period.clone() {
         check_var(cx, &dtc, "/derive/reference_period/dtc", &d);
+    }
+    if let Some((dtc, values)) = d.derive.entry_record.clone() {
+        check_var(cx, &dtc, "/derive/entry_record/dtc", &d);
+        for (k, _) in &values {
+            check_var(cx, k, &format!("/derive/entry_record/values/{k}"), &d);
+        }
     }
     for (i, c) in d.derive.unmapped_by.iter().enumerate() {
         if !all_cols.contains(c) {

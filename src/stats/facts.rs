@@ -43,7 +43,7 @@ fn get(t: &Table, r: &[V], name: &str) -> String {
 fn supp(study: &Study, name: &str) -> BTreeMap<(String, String, String), String> {
     let mut m = BTreeMap::new();
     if let Some(t) = study.table(name) {
-        for r in &t.rows {
+        for r in t.rows.iter() {
             let seq = get(t, r, "IDVARVAL");
             let seq = seq.trim_end_matches(".0").to_owned();
             m.insert(
@@ -66,7 +66,7 @@ pub fn subjects(study: &Study, japanese: Option<&Study>, site: Option<&str>) -> 
         return Vec::new();
     };
     let mut by_id: BTreeMap<String, Subject> = BTreeMap::new();
-    for r in &dm.rows {
+    for r in dm.rows.iter() {
         let s = Subject {
             site: site
                 .map(str::to_owned)
@@ -81,7 +81,7 @@ pub fn subjects(study: &Study, japanese: Option<&Study>, site: Option<&str>) -> 
     let ja_text = |domain: &str, var: &str| -> BTreeMap<(String, String), String> {
         let mut m = BTreeMap::new();
         if let Some(t) = japanese.and_then(|j| j.table(domain)) {
-            for r in &t.rows {
+            for r in t.rows.iter() {
                 m.insert(
                     (get(t, r, "USUBJID"), seq(t, r, &format!("{domain}SEQ"))),
                     get(t, r, var),
@@ -93,7 +93,7 @@ pub fn subjects(study: &Study, japanese: Option<&Study>, site: Option<&str>) -> 
     let suppmh = supp(study, "SUPPMH");
     let ja_mh = ja_text("MH", "MHTERM");
     if let Some(t) = study.table("MH") {
-        for r in &t.rows {
+        for r in t.rows.iter() {
             let id = get(t, r, "USUBJID");
             let sq = seq(t, r, "MHSEQ");
             let mut c = Coded {
@@ -119,7 +119,7 @@ pub fn subjects(study: &Study, japanese: Option<&Study>, site: Option<&str>) -> 
     let suppcm = supp(study, "SUPPCM");
     let ja_cm = ja_text("CM", "CMTRT");
     if let Some(t) = study.table("CM") {
-        for r in &t.rows {
+        for r in t.rows.iter() {
             let id = get(t, r, "USUBJID");
             let sq = seq(t, r, "CMSEQ");
             let mut c = Coded {
@@ -141,7 +141,7 @@ pub fn subjects(study: &Study, japanese: Option<&Study>, site: Option<&str>) -> 
         let Some(t) = study.table(domain) else {
             continue;
         };
-        for r in &t.rows {
+        for r in t.rows.iter() {
             let Some(value) = t.col(&format!("{domain}STRESN")).and_then(|c| r[c].num()) else {
                 continue;
             };

@@ -61,7 +61,9 @@ pub struct Table {
     /// File the dataset came from (name only, as results print it).
     pub file: String,
     pub columns: Vec<Column>,
-    pub rows: Vec<Vec<V>>,
+    /// Shared with the rule frames: a frame copies the records only when an operation
+    /// writes to them (each of ~330 rules used to clone every dataset).
+    pub rows: std::sync::Arc<Vec<Vec<V>>>,
 }
 
 impl Table {
@@ -132,7 +134,8 @@ impl Study {
                         .rows
                         .iter()
                         .map(|r| r.iter().map(cells_to_v).collect())
-                        .collect(),
+                        .collect::<Vec<_>>()
+                        .into(),
                 })
                 .collect(),
             define: None,
@@ -266,7 +269,8 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
                                 })
                                 .collect()
                         })
-                        .collect();
+                        .collect::<Vec<_>>()
+                        .into();
                     study.tables.push(Table {
                         name: stem.to_uppercase(),
                         label: label.clone(),
@@ -348,7 +352,8 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
                                 .rows
                                 .iter()
                                 .map(|r| r.iter().map(cells_to_v).collect())
-                                .collect(),
+                                .collect::<Vec<_>>()
+                                .into(),
                         });
                     }
                 }
@@ -435,7 +440,8 @@ fn read_dataset_json(path: &Path) -> Result<Option<Table>, String> {
                 })
                 .unwrap_or_default()
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     Ok(Some(Table {
         name: meta["name"].as_str().unwrap_or("").to_uppercase(),
         label: meta["label"].as_str().unwrap_or("").to_owned(),

@@ -4,6 +4,7 @@
 //! shape of the CDISC Open Rules results.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::Value;
@@ -40,7 +41,7 @@ struct Frame {
     dataset: String,
     domain: String,
     cols: Vec<String>,
-    rows: Vec<Vec<V>>,
+    rows: Arc<Vec<Vec<V>>>,
     /// Record number of each row in its dataset (None for metadata frames).
     records: Vec<Option<usize>>,
 }
@@ -176,7 +177,7 @@ pub fn run(rule: &Rule, study: &Study, lib: &Library) -> Vec<Finding> {
                 dataset: "STUDY".into(),
                 domain: "STUDY".into(),
                 cols,
-                rows: vec![row],
+                rows: vec![row].into(),
                 records: vec![None],
             };
             let anchor = study.tables.iter().find(|t| in_scope(rule, t, lib));
@@ -205,7 +206,8 @@ pub fn run(rule: &Rule, study: &Study, lib: &Library) -> Vec<Finding> {
                             V::Num(t.rows.len() as f64),
                             V::Str(t.domain()),
                             V::Str(t.domain()),
-                        ]],
+                        ]]
+                        .into(),
                         records: vec![Some(1)],
                     },
                     "Value Check with Dataset Metadata" => value_frame(t),
@@ -296,7 +298,7 @@ fn join_parents(frame: &mut Frame, study: &Study, t: &Table) {
     let mut added: Vec<String> = Vec::new();
     let mut hits: Vec<Option<(&Table, usize)>> = Vec::with_capacity(t.rows.len());
     let mut indexes: HashMap<(String, String), HashMap<(String, String), usize>> = HashMap::new();
-    for r in &t.rows {
+    for r in t.rows.iter() {
         let (dom, var) = (
             r[rd].text().trim().to_owned(),
             r[iv].text().trim().to_owned(),
@@ -327,7 +329,7 @@ fn join_parents(frame: &mut Frame, study: &Study, t: &Table) {
         }
         hits.push(hit.map(|i| (parent, i)));
     }
-    for (row, hit) in frame.rows.iter_mut().zip(&hits) {
+    for (row, hit) in Arc::make_mut(&mut frame.rows).iter_mut().zip(&hits) {
         for name in &added {
             row.push(
                 hit.and_then(|(p, i)| p.col(name).map(|c| p.rows[i][c].clone()))
@@ -362,7 +364,7 @@ fn pivot_supp(t: &Table) -> Table {
     );
     let mut qnams: Vec<String> = Vec::new();
     let mut rows: Vec<(Vec<String>, BTreeMap<String, V>)> = Vec::new();
-    for r in &t.rows {
+    for r in t.rows.iter() {
         let get = |i: Option<usize>| i.map(|i| r[i].text()).unwrap_or_default();
         let key = vec![get(u), get(iv), get(ivv).trim().to_owned()];
         let q = get(qn);
@@ -399,7 +401,8 @@ fn pivot_supp(t: &Table) -> Table {
             r.extend(qnams.iter().map(|q| m.get(q).cloned().unwrap_or(V::Null)));
             r
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     Table {
         name: t.name.clone(),
         label: t.label.clone(),
@@ -503,7 +506,7 @@ fn join(frame: &mut Frame, other: &Table, keys: &[String], relationship: bool) {
             records.push(*rec);
         }
     }
-    frame.rows = rows;
+    frame.rows = rows.into();
     frame.records = records;
 }
 
@@ -548,7 +551,7 @@ fn variable_frame(t: &Table, lib: &Library) -> Frame {
         dataset: t.name.clone(),
         domain,
         cols: cols.iter().map(|s| s.to_string()).collect(),
-        rows,
+        rows: rows.into(),
         records: (1..=n).map(Some).collect(),
     }
 }
@@ -566,7 +569,7 @@ fn value_frame(t: &Table) -> Frame {
         dataset: t.name.clone(),
         domain: t.domain(),
         cols: vec!["variable_name".into(), "variable_value".into()],
-        rows,
+        rows: rows.into(),
         records,
     }
 }
@@ -1374,7 +1377,7 @@ impl Ctx<'_> {
                     .collect();
                 let gcols: Vec<usize> = groups.iter().map(|g| t.col(g)).collect::<Option<_>>()?;
                 let mut lists: HashMap<Vec<String>, Vec<String>> = HashMap::new();
-                for r in &t.rows {
+                for r in t.rows.iter() {
                     let k: Vec<String> = gcols.iter().map(|g| r[*g].text()).collect();
                     let v = r[c].text();
                     let l = lists.entry(k).or_default();
@@ -1399,7 +1402,7 @@ impl Ctx<'_> {
                 let t = table_of(&domain)?;
                 let c = t.col(name.as_deref()?)?;
                 let mut seen = Vec::new();
-                for r in &t.rows {
+                for r in t.rows.iter() {
                     let s = r[c].text();
                     if !s.is_empty() && !seen.contains(&s) {
                         seen.push(s);
@@ -1515,7 +1518,7 @@ impl Ctx<'_> {
                     .collect();
                 let gcols: Vec<Option<usize>> = groups.iter().map(|g| t.col(g)).collect();
                 let mut best: HashMap<Vec<String>, String> = HashMap::new();
-                for r in &t.rows {
+                for r in t.rows.iter() {
                     let s = r[c].text();
                     if s.is_empty() {
                         continue;

@@ -33,10 +33,11 @@ pub fn text(findings: &[Finding], meta: &Meta, limit: usize) -> String {
         s.push_str(&format!("  {} {} ({})\n", u.standard, u.version, u.source));
     }
     s.push_str(&format!(
-        "validated {} dataset(s) with {} rule(s): {} finding(s) — {}\n",
+        "validated {} dataset(s) with {} rule(s): {} finding(s){}{}\n",
         meta.datasets,
         meta.rules_run,
         findings.len(),
+        if c.is_empty() { "" } else { " — " },
         c.iter()
             .map(|(k, v)| format!("{v} {k}"))
             .collect::<Vec<_>>()

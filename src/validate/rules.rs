@@ -45,7 +45,8 @@ fn study_from(v: &Value) -> Study {
                     })
                     .collect()
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
         study.tables.push(Table {
             name: name.to_uppercase(),
             label: name.to_uppercase(),
