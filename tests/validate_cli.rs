@@ -460,3 +460,56 @@ fn standard_metadata_checks_ct_and_variables() {
     assert!(!ours.iter().any(|l| l.contains("SEX,F,")), "{csv}");
     assert_eq!(o.status.code(), Some(1), "Errors found → exit 1");
 }
+
+/// Issue 12 (found by comparing with CDISC CORE on the CDISC pilot): a one-to-one check
+/// (CORE-000184, --BODSYS ↔ --BDSYCD) is broken by a value that goes with two values, or
+/// with a value and an empty one; a code that is empty everywhere breaks nothing. Before the
+/// fix every pilot AE record was reported, because all body systems shared the empty code.
+#[test]
+fn issue12_an_empty_code_does_not_break_a_one_to_one_relationship() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("_datasets.csv"), "Filename,Label\nae,Adverse Events\n").unwrap();
+    std::fs::write(
+        d.join("_variables.csv"),
+        "dataset,variable,label,type,length\n\
+         ae,STUDYID,Study Identifier,Char,8\nae,DOMAIN,Domain Abbreviation,Char,2\n\
+         ae,USUBJID,Unique Subject Identifier,Char,8\nae,AESEQ,Sequence Number,Num,8\n\
+         ae,AETERM,Reported Term for the Adverse Event,Char,20\n\
+         ae,AEBODSYS,Body System or Organ Class,Char,40\n\
+         ae,AEBDSYCD,Body System or Organ Class Code,Num,8\n",
+    )
+    .unwrap();
+    let write = |rows: &str| {
+        std::fs::write(
+            d.join("ae.csv"),
+            format!("STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AEBODSYS,AEBDSYCD\n{rows}"),
+        )
+        .unwrap();
+        let o = Command::new(common::bin())
+            .args(["validate", d.to_str().unwrap(), "--format", "csv"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.lines()
+            .filter(|l| l.contains(",CORE-000184,"))
+            .map(|l| l.split(',').nth(1).unwrap_or("").to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let uncoded = write(
+        "S,AE,S-1,1,HEADACHE,Nervous system disorders,\n\
+         S,AE,S-1,2,RASH,Skin and subcutaneous tissue disorders,\n",
+    );
+    assert!(uncoded.is_empty(), "{uncoded:?}");
+    let broken = write(
+        "S,AE,S-1,1,HEADACHE,Nervous system disorders,10029205\n\
+         S,AE,S-1,2,DIZZINESS,Nervous system disorders,10040785\n\
+         S,AE,S-1,3,RASH,Skin and subcutaneous tissue disorders,10040785\n\
+         S,AE,S-1,4,ITCH,Skin and subcutaneous tissue disorders,\n",
+    );
+    assert_eq!(
+        broken.into_iter().collect::<Vec<_>>(),
+        ["1", "2", "3", "4"],
+        "a system with two codes, a code with two systems, a system with a code and none"
+    );
+}

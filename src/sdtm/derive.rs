@@ -35,6 +35,17 @@ pub fn date_of(dtc: &str) -> Option<NaiveDate> {
 
 /// SDTMIG §4.4.4: on or after the reference date `date − ref + 1`, before it `date − ref`;
 /// there is no day 0, and partial dates get none.
+/// Whether a date is certainly before the reference start: compared at their common
+/// precision, so `2012` or `2012-09` against `2012-09-07` is not (it may be on or after;
+/// CORE compares partial dates so, CORE-000236 on MH).
+pub fn before_reference(dtc: &str, rfstdtc: &str) -> bool {
+    let n = dtc.len().min(rfstdtc.len());
+    match (dtc.get(..n), rfstdtc.get(..n)) {
+        (Some(a), Some(b)) => a < b,
+        _ => dtc < rfstdtc,
+    }
+}
+
 pub fn study_day(dtc: &str, rfstdtc: &str) -> Option<i64> {
     let d = (date_of(dtc)? - date_of(rfstdtc)?).num_days();
     Some(if d >= 0 { d + 1 } else { d })
@@ -160,7 +171,21 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
         .filter(|r| text(r.get("DSDECOD")).as_deref() == Some("INFORMED CONSENT OBTAINED"))
         .filter_map(|r| text(r.get("DSSTDTC")))
         .min();
-    let participation_end = last_enc.clone().or(rfen.clone());
+    // End of participation: the subject's last recorded date in any domain (no record may
+    // fall after it, CORE-000720), at least the last encounter.
+    let participation_end = out
+        .rows
+        .iter()
+        .filter(|(d, _)| d.as_str() != "DM")
+        .flat_map(|(_, rows)| rows.iter())
+        .flat_map(|r| {
+            r.iter()
+                .filter(|(k, _)| k.ends_with("DTC") && k.chars().all(|c| c.is_ascii_uppercase()))
+                .filter_map(|(_, v)| text(Some(v)))
+        })
+        .chain(last_enc.clone())
+        .chain(rfen.clone())
+        .max();
     let patient_ids = out
         .rows
         .get("DM")
@@ -227,12 +252,27 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                 row.insert(dy.clone(), v);
             }
             if let Some(var) = &d.derive.epoch {
-                let e = rfst
-                    .as_deref()
-                    .and_then(|r| study_day(&text(row.get(var))?, r))
-                    .and_then(|day| window(&study.epochs, day))
-                    .map(|w| Value::from(w.name.clone()))
-                    .unwrap_or(Value::Null);
+                let e = if study.epochs.is_empty() {
+                    // No epochs declared (real-world data): the look-back before the index
+                    // date is BASELINE, the time from it on OBSERVATION (C99079: observed
+                    // without planned intervention). Partial dates compare as written.
+                    rfst.as_deref()
+                        .zip(text(row.get(var)))
+                        .map(|(r, x)| {
+                            let b = before_reference(
+                                x.get(..10).unwrap_or(&x),
+                                r.get(..10).unwrap_or(r),
+                            );
+                            Value::from(if b { "BASELINE" } else { "OBSERVATION" })
+                        })
+                        .unwrap_or(Value::Null)
+                } else {
+                    rfst.as_deref()
+                        .and_then(|r| study_day(&text(row.get(var))?, r))
+                        .and_then(|day| window(&study.epochs, day))
+                        .map(|w| Value::from(w.name.clone()))
+                        .unwrap_or(Value::Null)
+                };
                 row.insert("EPOCH".into(), e);
             }
             if let Some(r) = &d.derive.results {
@@ -273,7 +313,7 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
             rows.retain(|r| match (text(r.get(dtc)), rfst.as_deref()) {
                 (_, None) => before,
                 (None, _) => before,
-                (Some(x), Some(rf)) => (x.as_str() < rf) == before,
+                (Some(x), Some(rf)) => before_reference(&x, rf) == before,
             });
         }
         // A record that cannot fill a Required variable is not written with it null
@@ -625,6 +665,16 @@ fn results(engine: &Engine, r: &Results, row: &mut Row) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue12_partial_dates_are_before_the_reference_only_when_certainly_before() {
+        assert!(before_reference("2012-08", "2012-09-07"));
+        assert!(!before_reference("2012", "2012-09-07"));
+        assert!(!before_reference("2012-09", "2012-09-07T10:00"));
+        assert!(!before_reference("2012-09-07", "2012-09-07T10:00"));
+        assert!(before_reference("2012-09-07T08:29", "2012-09-07T10:00"));
+        assert!(!before_reference("2013", "2012-09-07"));
+    }
 
     #[test]
     fn study_days_have_no_day_zero() {

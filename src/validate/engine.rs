@@ -744,8 +744,15 @@ fn complete_date(s: &str) -> bool {
 }
 
 /// Dates compare as full date-times, missing components at their minimum (`2018-02-19`
-/// is midnight), as the reference engine parses them.
+/// is midnight), as the published Open Rules test cases expect (CORE-000711: `2018-11-06T12:00`
+/// is after `2018-11-06`). CORE 0.17 compares at the common precision instead.
 fn cmp_dates(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    sort_dates(a, b)
+}
+
+/// For sorting: a total order on dates, missing components at their minimum (`2018-02` sorts
+/// as 2018-02-01T00:00).
+fn sort_dates(a: &str, b: &str) -> Option<std::cmp::Ordering> {
     let full = |s: &str| -> Option<Vec<u32>> {
         let mut p = date_parts(s)?;
         let mins = [0, 1, 1, 0, 0, 0];
@@ -1151,24 +1158,32 @@ impl Ctx<'_> {
                 let (Some(a), Some(b)) = (col, value_cols.first().copied()) else {
                     return vec![false; n];
                 };
+                // A non-empty value breaks the relationship when it goes with two different
+                // values, or with a value and an empty one; an empty value breaks nothing
+                // (a BODSYS whose BDSYCD is never coded is not a many-to-one, as CORE reads it).
                 let mut fwd: HashMap<String, HashSet<String>> = HashMap::new();
                 let mut back: HashMap<String, HashSet<String>> = HashMap::new();
                 for r in 0..n {
                     let (x, y) = (self.frame.rows[r][a].text(), self.frame.rows[r][b].text());
-                    if x.is_empty() && y.is_empty() {
-                        continue;
+                    if !x.is_empty() {
+                        fwd.entry(x.clone()).or_default().insert(y.clone());
                     }
-                    fwd.entry(x.clone()).or_default().insert(y.clone());
-                    back.entry(y).or_default().insert(x);
+                    if !y.is_empty() {
+                        back.entry(y).or_default().insert(x);
+                    }
                 }
+                let broken = |s: &HashSet<String>| {
+                    let filled = s.iter().filter(|v| !v.is_empty()).count();
+                    filled > 1 || (filled == 1 && s.contains(""))
+                };
                 (0..n)
                     .map(|r| {
                         let (x, y) = (self.frame.rows[r][a].text(), self.frame.rows[r][b].text());
                         if x.is_empty() && y.is_empty() {
                             return false;
                         }
-                        let bad = fwd.get(&x).is_some_and(|s| s.len() > 1)
-                            || back.get(&y).is_some_and(|s| s.len() > 1);
+                        let bad =
+                            fwd.get(&x).is_some_and(broken) || back.get(&y).is_some_and(broken);
                         bad == (op == "is_not_unique_relationship")
                     })
                     .collect()
@@ -1297,7 +1312,7 @@ impl Ctx<'_> {
                                 }
                             }
                             _ => {
-                                let o = cmp_dates(&x, &y).unwrap_or_else(|| x.cmp(&y));
+                                let o = sort_dates(&x, &y).unwrap_or_else(|| x.cmp(&y));
                                 if desc {
                                     o.reverse()
                                 } else {
