@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 fn validate(extra: &[&str], dir: &Path) -> (Option<i32>, String) {
     let mut args = vec![
@@ -34,6 +34,22 @@ fn validate(extra: &[&str], dir: &Path) -> (Option<i32>, String) {
         o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
     )
+}
+
+/// `kakehashi convert [sdtm] INPUT --study minimal.yaml --demo-key -o OUT [extra…]`.
+fn convert_minimal(stage: &[&str], input: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(common::bin())
+        .arg("convert")
+        .args(stage)
+        .arg(input)
+        .arg("--study")
+        .arg(common::repo("fixtures/studies/minimal.yaml"))
+        .arg("--demo-key")
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -89,20 +105,7 @@ fn cdisc_pilot_validates_and_the_html_report_renders() {
 fn our_sdtm_output_passes_our_rules_and_the_validator_reads_every_format() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o");
-    let o = Command::new(common::bin())
-        .args([
-            "convert",
-            common::repo("fixtures/ssmix2").to_str().unwrap(),
-            "--study",
-            common::repo("fixtures/studies/minimal.yaml")
-                .to_str()
-                .unwrap(),
-            "--demo-key",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = convert_minimal(&[], &common::repo("fixtures/ssmix2"), &out, &[]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}");
     assert!(
@@ -155,7 +158,6 @@ fn our_sdtm_output_passes_our_rules_and_the_validator_reads_every_format() {
 #[test]
 fn issue12_convert_output_is_submission_clean_for_every_shared_corpus() {
     let tmp = tempfile::tempdir().unwrap();
-    let study = common::repo("fixtures/studies/minimal.yaml");
     // (input, stage): SS-MIX2 roots run both stages, FHIR corpora `convert sdtm`.
     let inputs = [
         (common::repo("fixtures/ssmix2"), "both"),
@@ -172,22 +174,11 @@ fn issue12_convert_output_is_submission_clean_for_every_shared_corpus() {
     ];
     for (i, (root, stage)) in inputs.iter().enumerate() {
         let out = tmp.path().join(format!("o{i}"));
-        let mut cmd = Command::new(common::bin());
-        cmd.arg("convert");
-        if *stage == "sdtm" {
-            cmd.arg("sdtm");
-        }
-        let o = cmd
-            .args([
-                root.to_str().unwrap(),
-                "--study",
-                study.to_str().unwrap(),
-                "--demo-key",
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
+        let o = if *stage == "sdtm" {
+            convert_minimal(&["sdtm"], root, &out, &[])
+        } else {
+            convert_minimal(&[], root, &out, &[])
+        };
         let sdtm = if *stage == "sdtm" {
             out.clone()
         } else {
@@ -248,20 +239,7 @@ fn issue12_a_2000_patient_synth_archive_converts_submission_clean() {
         .output()
         .unwrap();
     assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
-    let o = Command::new(common::bin())
-        .args([
-            "convert",
-            root.to_str().unwrap(),
-            "--study",
-            common::repo("fixtures/studies/minimal.yaml")
-                .to_str()
-                .unwrap(),
-            "--demo-key",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = convert_minimal(&[], &root, &out, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_submission_clean(&out.join("sdtm"), "2,000-patient synth");
     let run: serde_json::Value =
@@ -286,25 +264,12 @@ fn issue12_a_2000_patient_synth_archive_converts_submission_clean() {
 fn issue12_results_in_an_unconvertible_unit_go_to_the_reject_listing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o");
-    let o = Command::new(common::bin())
-        .args([
-            "convert",
-            "sdtm",
-            common::shared("data/fhir/synthea-r4-sample")
-                .to_str()
-                .unwrap(),
-            "--study",
-            common::repo("fixtures/studies/minimal.yaml")
-                .to_str()
-                .unwrap(),
-            "--demo-key",
-            "--format",
-            "csv",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = convert_minimal(
+        &["sdtm"],
+        &common::shared("data/fhir/synthea-r4-sample"),
+        &out,
+        &["--format", "csv"],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = common::read_csv(&out.join("unmapped/lb.csv"));
     let egfr: Vec<_> = rows
@@ -336,20 +301,7 @@ fn issue12_results_in_an_unconvertible_unit_go_to_the_reject_listing() {
 fn issue12_records_missing_a_required_variable_go_to_the_reject_listing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o");
-    let o = Command::new(common::bin())
-        .args([
-            "convert",
-            common::repo("fixtures/ssmix2").to_str().unwrap(),
-            "--study",
-            common::repo("fixtures/studies/minimal.yaml")
-                .to_str()
-                .unwrap(),
-            "--demo-key",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = convert_minimal(&[], &common::repo("fixtures/ssmix2"), &out, &[]);
     assert!(o.status.success());
     let rows = common::read_csv(&out.join("sdtm/unmapped/lb.csv"));
     assert!(!rows.is_empty());
@@ -469,7 +421,11 @@ fn standard_metadata_checks_ct_and_variables() {
 fn issue12_an_empty_code_does_not_break_a_one_to_one_relationship() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    std::fs::write(d.join("_datasets.csv"), "Filename,Label\nae,Adverse Events\n").unwrap();
+    std::fs::write(
+        d.join("_datasets.csv"),
+        "Filename,Label\nae,Adverse Events\n",
+    )
+    .unwrap();
     std::fs::write(
         d.join("_variables.csv"),
         "dataset,variable,label,type,length\n\
