@@ -1434,7 +1434,20 @@ impl Ctx<'_> {
                 .into(),
             )),
             "dataset_names" => Op::List(self.study.tables.iter().map(|t| t.name.clone()).collect()),
-            "study_domains" => Op::List(self.study.tables.iter().map(|t| t.domain()).collect()),
+            // The DOMAIN value of each dataset, as the reference engine lists them: a dataset
+            // without one (SUPP--, or a file whose DOMAIN column is missing) lists "".
+            "study_domains" => Op::List(
+                self.study
+                    .tables
+                    .iter()
+                    .map(|t| {
+                        t.col("DOMAIN")
+                            .and_then(|i| t.rows.iter().map(|r| &r[i]).find(|v| !v.is_null()))
+                            .map(|v| v.text().trim().to_owned())
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+            ),
             "get_column_order_from_dataset" => Op::List(
                 self.table
                     .map(|t| t.columns.iter().map(|c| c.name.clone()).collect())
