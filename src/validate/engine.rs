@@ -65,6 +65,12 @@ fn py_list(items: &[String]) -> String {
 
 fn prefix_of(domain: &str) -> String {
     let d = domain.strip_prefix("SUPP").unwrap_or(domain);
+    // Associated-persons domains (APSU, APMH …) name their variables after the domain they
+    // mirror: APSU has SUSEQ (SDTMIG-AP §2.2).
+    let d = match d.strip_prefix("AP") {
+        Some(rest) if rest.len() == 2 && rest.chars().all(|c| c.is_ascii_alphabetic()) => rest,
+        _ => d,
+    };
     d.chars().take(2).collect()
 }
 
