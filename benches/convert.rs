@@ -24,10 +24,7 @@ fn main() {
     );
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-fhir-out");
     for n in [1, rayon::current_num_threads()] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .expect("pool");
+        let pool = common::pool(n);
         let t = Instant::now();
         let run = pool.install(|| {
             let storage = Storage::open(std::slice::from_ref(&root));

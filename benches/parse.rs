@@ -158,10 +158,7 @@ fn main() {
     // 3. Synthetic archive.
     let root = synthetic_tree(patients);
     for n in [1, threads] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .expect("pool");
+        let pool = common::pool(n);
         let t = Instant::now();
         let inv = pool.install(|| {
             let storage = Storage::open(std::slice::from_ref(&root));

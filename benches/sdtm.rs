@@ -32,10 +32,7 @@ fn main() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fhir/synthea-r4-sample");
     let (resources, _) = kakehashi::fhir::input::read_all(&[synthea]);
     for n in [1, rayon::current_num_threads()] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .expect("pool");
+        let pool = common::pool(n);
         let mut best = f64::MAX;
         let mut out = None;
         for _ in 0..5 {
@@ -63,10 +60,7 @@ fn main() {
     let set = MappingSet::load(None).expect("mappings");
     let fhir_out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e-fhir");
     for n in [1, rayon::current_num_threads()] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .expect("pool");
+        let pool = common::pool(n);
         let engine = Engine::new(&spec, &study, SubjectKey::demo()).expect("engine");
         let t = Instant::now();
         let (run, out) = pool.install(|| {

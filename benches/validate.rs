@@ -31,10 +31,7 @@ fn main() {
         ),
     ] {
         for n in [1, rayon::current_num_threads()] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .expect("pool");
+            let pool = common::pool(n);
             let mut best = f64::MAX;
             let mut summary = (0, 0, 0);
             for _ in 0..3 {

@@ -1,4 +1,6 @@
-//! Shared by the benchmarks: peak memory and the cached synthetic archive.
+//! Shared by the benchmarks: peak memory, the cached synthetic archive, thread pools. Each
+//! benchmark uses only some of it, hence the allow.
+#![allow(dead_code)]
 
 use kakehashi::synth::{generate, SynthOptions};
 use std::path::{Path, PathBuf};
@@ -54,4 +56,12 @@ pub fn synthetic_tree(patients: usize) -> PathBuf {
         );
     }
     root
+}
+
+/// A rayon pool of `n` threads, for the one-thread / all-cores runs of every benchmark.
+pub fn pool(n: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .expect("pool")
 }
