@@ -9,6 +9,7 @@ pub mod fhirpath;
 pub mod formats;
 pub mod hl7;
 pub mod mapping;
+pub mod outdir;
 pub mod privacy;
 pub mod r4model;
 pub mod sdtm;

@@ -1,4 +1,4 @@
-use super::progress;
+use super::{preflight, progress};
 use kakehashi::diagnostics::{Diagnostic, Tally};
 use kakehashi::fhir::{convert_storage, convert_storage_with, FhirOptions};
 use kakehashi::hl7::Offset;
@@ -73,6 +73,13 @@ fn fhir(a: FhirArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(c) = preflight::roots(&a.roots) {
+        return c;
+    }
+    let staging = match preflight::staging(&a.output) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let storage = Storage::open(&a.roots);
     let policy = StatePolicy {
         snapshot_types: a.snapshot_types,
@@ -84,7 +91,7 @@ fn fhir(a: FhirArgs) -> ExitCode {
         history: a.history,
     };
     let pb = progress("converting");
-    let r = convert_storage(&storage, &set, &policy, &opts, &a.output, |run| {
+    let r = convert_storage(&storage, &set, &policy, &opts, staging.path(), |run| {
         pb.set_message(format!(
             "{} patients, {} resources",
             run.patients,
@@ -99,10 +106,18 @@ fn fhir(a: FhirArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = write_reconciliation(staging.path(), Some(&run), None) {
+        eprintln!("error: cannot write under {}: {e}", a.output.display());
+        return ExitCode::from(2);
+    }
+    if let Err(c) = preflight::commit(staging, &a.output) {
+        return c;
+    }
     println!(
         "patients {}, messages {} ({} converted)",
         run.patients, run.messages, run.messages_converted
     );
+    print_reconciliation(Some(&run), None);
     for (t, n) in &run.resources {
         println!("  {t:<20} {n:>8}");
     }
@@ -276,7 +291,8 @@ fn load_sdtm(o: &SdtmOpts) -> Result<Loaded, ExitCode> {
     })?;
     let study = Study::load(&o.study).map_err(|d| {
         print_diags(&d);
-        ExitCode::from(1)
+        eprintln!("error: the study file cannot be used; nothing was written");
+        ExitCode::from(2)
     })?;
     let key = subject_key(o).map_err(|e| {
         eprintln!("error: {e}");
@@ -311,6 +327,7 @@ impl Privacy {
 struct Verdict {
     errors: usize,
     validation_errors: usize,
+    ledger: kakehashi::sdtm::ledger::SdtmLedger,
 }
 
 impl Verdict {
@@ -334,6 +351,7 @@ impl Verdict {
 fn finish_sdtm(
     out: &mut Output,
     dir: &std::path::Path,
+    shown: &std::path::Path,
     l: &Loaded,
     files: &FileOpts,
 ) -> Result<Verdict, std::io::Error> {
@@ -356,6 +374,8 @@ fn finish_sdtm(
         study_id: study.study_id.clone(),
     };
     let empty = out.drop_empty_datasets();
+    let ledger = out.reconciliation();
+    out.diagnostics.extend(ledger.check());
     let (written, write_diags) = kakehashi::sdtm::write_outputs(out, dir, &opts)?;
     out.diagnostics.extend(write_diags);
     // The full validation of what was just written: the same standards and rules as
@@ -423,7 +443,7 @@ fn finish_sdtm(
         );
     }
     if !out.japanese.is_empty() {
-        println!("  Japanese-text datasets in {}", dir.join("ja").display());
+        println!("  Japanese-text datasets in {}", shown.join("ja").display());
     }
     println!(
         "diagnostics: {} error(s), {} warning(s), {} note(s) — {} files written to {}",
@@ -431,7 +451,7 @@ fn finish_sdtm(
         t.warnings,
         t.notes,
         written.len(),
-        dir.display()
+        shown.display()
     );
     for d in out.diagnostics.iter().filter(|d| d.is_error()).take(10) {
         eprintln!("{d}");
@@ -439,6 +459,7 @@ fn finish_sdtm(
     Ok(Verdict {
         errors: t.errors,
         validation_errors,
+        ledger,
     })
 }
 
@@ -455,8 +476,15 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
         }
     };
     l.privacy.configure(&mut engine);
+    if let Err(c) = preflight::inputs(&a.inputs) {
+        return c;
+    }
+    let staging = match preflight::staging(&a.output) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let pb = progress("reading FHIR");
-    let spill = a.output.join(".kakehashi-spill");
+    let spill = staging.path().join(".kakehashi-spill");
     let r =
         kakehashi::sdtm::stream::convert_paths(&mut engine, &a.inputs, a.buckets, &spill, &|m| {
             pb.set_message(m)
@@ -474,13 +502,22 @@ fn sdtm(a: SdtmArgs) -> ExitCode {
     };
     read_diags.append(&mut out.diagnostics);
     out.diagnostics = read_diags;
-    match finish_sdtm(&mut out, &a.output, &l, &a.sdtm.files) {
-        Ok(v) => v.exit(&a.sdtm.files, 0),
+    let v = match finish_sdtm(&mut out, staging.path(), &a.output, &l, &a.sdtm.files) {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("error: cannot write under {}: {e}", a.output.display());
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
+    };
+    if let Err(e) = write_reconciliation(staging.path(), None, Some(&v.ledger)) {
+        eprintln!("error: cannot write under {}: {e}", a.output.display());
+        return ExitCode::from(2);
     }
+    if let Err(c) = preflight::commit(staging, &a.output) {
+        return c;
+    }
+    print_reconciliation(None, Some(&v.ledger));
+    v.exit(&a.sdtm.files, 0)
 }
 
 /// SS-MIX2 → FHIR → SDTM in one pass: each patient's FHIR resources go straight to the SDTM
@@ -528,6 +565,13 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
     };
     privacy.configure(&mut engine);
     let engine = engine;
+    if let Err(c) = preflight::roots(&a.roots) {
+        return c;
+    }
+    let staging = match preflight::staging(&out_dir) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
     let storage = Storage::open(&a.roots);
     let policy = StatePolicy {
         snapshot_types: a.snapshot_types.clone(),
@@ -546,7 +590,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         &set,
         &policy,
         &opts,
-        &out_dir.join("fhir"),
+        &staging.path().join("fhir"),
         |run| pb.set_message(format!("{} patients", run.patients)),
         &next,
         |rs| {
@@ -581,13 +625,28 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
             out_dir.join("fhir/diagnostics.ndjson").display()
         );
     }
-    match finish_sdtm(&mut out, &out_dir.join("sdtm"), &l, &a.files) {
-        Ok(v) => v.exit(&a.files, stage1_errors),
+    let v = match finish_sdtm(
+        &mut out,
+        &staging.path().join("sdtm"),
+        &out_dir.join("sdtm"),
+        &l,
+        &a.files,
+    ) {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("error: cannot write under {}: {e}", out_dir.display());
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
+    };
+    if let Err(e) = write_reconciliation(staging.path(), Some(&run), Some(&v.ledger)) {
+        eprintln!("error: cannot write under {}: {e}", out_dir.display());
+        return ExitCode::from(2);
     }
+    if let Err(c) = preflight::commit(staging, &out_dir) {
+        return c;
+    }
+    print_reconciliation(Some(&run), Some(&v.ledger));
+    v.exit(&a.files, stage1_errors)
 }
 
 /// `kakehashi convert ROOT… --study S -o OUT`: both stages.
@@ -643,5 +702,77 @@ pub fn run_cmd(c: ConvertCmd) -> ExitCode {
             eprintln!("error: give SS-MIX2 roots with --study and -o (both stages), or a stage: `convert fhir` / `convert sdtm`");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `reconciliation.json`: where every stored file and every resource went. Keys are data
+/// types, resource types, codes and reasons: never patient values.
+fn write_reconciliation(
+    dir: &std::path::Path,
+    fhir: Option<&kakehashi::fhir::FhirRun>,
+    sdtm: Option<&kakehashi::sdtm::ledger::SdtmLedger>,
+) -> std::io::Result<()> {
+    let mut doc = serde_json::Map::new();
+    let mut balanced = true;
+    if let Some(run) = fhir {
+        balanced &= run.ledger.check().is_empty();
+        doc.insert(
+            "ssmix2".into(),
+            serde_json::json!({
+                "data_types": run.ledger.data_types,
+                "totals": run.ledger.totals(),
+                "resources_written": run.resources,
+            }),
+        );
+    }
+    if let Some(l) = sdtm {
+        balanced &= l.check().is_empty();
+        doc.insert(
+            "sdtm".into(),
+            serde_json::to_value(l).map_err(std::io::Error::other)?,
+        );
+    }
+    doc.insert("balanced".into(), balanced.into());
+    kakehashi::sdtm::write_atomic(&dir.join("reconciliation.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &serde_json::Value::Object(doc))
+            .map_err(std::io::Error::other)?;
+        std::io::Write::write_all(w, b"\n")
+    })?;
+    Ok(())
+}
+
+/// The terminal lines for a reconciliation.
+fn print_reconciliation(
+    fhir: Option<&kakehashi::fhir::FhirRun>,
+    sdtm: Option<&kakehashi::sdtm::ledger::SdtmLedger>,
+) {
+    if let Some(run) = fhir {
+        let t = run.ledger.totals();
+        let rejected: usize = t.rejected.values().sum();
+        let codes: Vec<String> = t.rejected.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        println!(
+            "reconciliation: {} file(s): {} current message(s) read = {} converted + {} rejected{}; {} superseded, {} deleted; {} resource(s) written{}",
+            t.files,
+            t.messages,
+            t.converted,
+            rejected,
+            if codes.is_empty() { String::new() } else { format!(" ({})", codes.join(", ")) },
+            t.superseded,
+            t.deleted,
+            run.resources.values().sum::<usize>(),
+            if run.ledger.check().is_empty() { "" } else { " — DOES NOT BALANCE" },
+        );
+    }
+    if let Some(l) = sdtm {
+        let read: usize = l.resources.values().map(|e| e.read).sum();
+        let gave: usize = l.resources.values().map(|e| e.gave_records).sum();
+        let written: usize = l.records_written.values().sum();
+        let rejected: usize = l.records_rejected.values().flat_map(|m| m.values()).sum();
+        println!(
+            "reconciliation: {read} resource(s) read = {gave} gave records + {} gave none; {written} SDTM record(s) written, {rejected} rejected (unmapped/), {} outside the date window{}",
+            read - gave.min(read),
+            l.records_outside_date_window,
+            if l.check().is_empty() { "" } else { " — DOES NOT BALANCE" },
+        );
     }
 }

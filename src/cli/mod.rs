@@ -5,6 +5,7 @@
 pub mod convert;
 pub mod inspect;
 pub mod mappings;
+pub mod preflight;
 pub mod show;
 pub mod stats;
 pub mod synth;

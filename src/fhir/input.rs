@@ -4,6 +4,7 @@
 //! `Type/id` so references resolve the same way whatever the source.
 
 use std::collections::HashMap;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -51,6 +52,7 @@ fn is_ours_not_data(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name == "diagnostics.ndjson"
         || name == "coverage.json"
+        || name == "reconciliation.json"
         || p.components().any(|c| c.as_os_str() == "history")
 }
 
@@ -62,7 +64,6 @@ pub fn read_file(path: &Path, out: &mut Vec<Value>, diags: &mut Vec<Diagnostic>)
 /// by line (a multi-gigabyte Observation.ndjson is never held whole); a JSON file (a
 /// Bundle or one resource) is one document.
 pub fn for_each_in_file(path: &Path, sink: &mut dyn FnMut(Value), diags: &mut Vec<Diagnostic>) {
-    use std::io::BufRead;
     let cannot = |e: std::io::Error, diags: &mut Vec<Diagnostic>| {
         diags.push(Diagnostic::error(
             "R001",
@@ -72,43 +73,137 @@ pub fn for_each_in_file(path: &Path, sink: &mut dyn FnMut(Value), diags: &mut Ve
     };
     let ndjson = path.extension().is_some_and(|x| x == "ndjson");
     if ndjson {
-        let f = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) => return cannot(e, diags),
-        };
-        // Split on bytes: a line that is not UTF-8 is one located error, not the file's end.
-        for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
-            let line = match line {
-                Ok(l) => l,
-                Err(e) => return cannot(e, diags),
-            };
-            if line.trim_ascii().is_empty() {
-                continue;
-            }
-            match serde_json::from_slice::<Value>(&line) {
-                Ok(v) => add(v, path, i + 1, sink, diags),
-                Err(e) => diags.push(
-                    Diagnostic::error(
-                        "R002",
-                        format!("not JSON: {}", e),
-                        Location::file(path).with_line(i + 1),
-                    )
-                    .help("each NDJSON line must be one FHIR resource"),
-                ),
-            }
+        match std::fs::File::open(path) {
+            Ok(f) => ndjson_lines(std::io::BufReader::new(f), path, sink, diags),
+            Err(e) => cannot(e, diags),
         }
     } else {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => return cannot(e, diags),
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_DOCUMENT_BYTES) {
+            return diags.push(too_large(Location::file(path)));
+        }
+        match std::fs::read(path) {
+            Ok(b) => json_document(&b, path, sink, diags),
+            Err(e) => cannot(e, diags),
+        }
+    }
+}
+
+/// [`for_each_in_file`] over bytes already in memory (`ndjson`: one resource per line,
+/// else one JSON document); diagnostics are located in `path`.
+pub fn for_each_in_bytes(
+    bytes: &[u8],
+    ndjson: bool,
+    path: &Path,
+    sink: &mut dyn FnMut(Value),
+    diags: &mut Vec<Diagnostic>,
+) {
+    if ndjson {
+        ndjson_lines(bytes, path, sink, diags)
+    } else if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        diags.push(too_large(Location::file(path)))
+    } else {
+        json_document(bytes, path, sink, diags)
+    }
+}
+
+fn ndjson_lines(
+    reader: impl std::io::BufRead,
+    path: &Path,
+    sink: &mut dyn FnMut(Value),
+    diags: &mut Vec<Diagnostic>,
+) {
+    // Split on bytes: a line that is not UTF-8 is one located error, not the file's end.
+    let mut reader = reader;
+    let mut line = Vec::new();
+    for i in 0.. {
+        line.clear();
+        let cannot = |e: std::io::Error| {
+            Diagnostic::error(
+                "R001",
+                format!("cannot read: {e}"),
+                Location::file(path).with_line(i + 1),
+            )
         };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(v) => add(v, path, 1, sink, diags),
-            Err(e) => {
-                let mut l = Location::file(path).with_line(e.line());
-                l.column = Some(e.column());
-                diags.push(Diagnostic::error("R002", format!("not JSON: {e}"), l));
+        match (&mut reader)
+            .take(MAX_DOCUMENT_BYTES + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => return diags.push(cannot(e)),
+        }
+        if line.len() as u64 > MAX_DOCUMENT_BYTES && line.last() != Some(&b'\n') {
+            diags.push(too_large(Location::file(path).with_line(i + 1)));
+            if let Err(e) = skip_line(&mut reader) {
+                return diags.push(cannot(e));
             }
+            continue;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(v) => add(v, path, i + 1, sink, diags),
+            Err(e) => diags.push(
+                Diagnostic::error(
+                    "R002",
+                    format!("not JSON: {}", e),
+                    Location::file(path).with_line(i + 1),
+                )
+                .help("each NDJSON line must be one FHIR resource"),
+            ),
+        }
+    }
+}
+
+/// A JSON document (a Bundle, or one NDJSON line) larger than this is rejected unread
+/// (R005; README "Limits"): parsed whole it would take several times its size in memory.
+/// Bulk-Data NDJSON has no such limit on the file, only on each line.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
+fn too_large(at: Location) -> Diagnostic {
+    Diagnostic::error(
+        "R005",
+        format!(
+            "a JSON document over {} MiB; not read",
+            MAX_DOCUMENT_BYTES >> 20
+        ),
+        at,
+    )
+    .help("export Bulk-Data NDJSON (one resource per line) or split the Bundle")
+}
+
+/// Consumes the rest of an over-long line without holding it.
+fn skip_line(reader: &mut impl std::io::BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(i) = memchr::memchr(b'\n', buf) {
+            reader.consume(i + 1);
+            return Ok(());
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+fn json_document(
+    bytes: &[u8],
+    path: &Path,
+    sink: &mut dyn FnMut(Value),
+    diags: &mut Vec<Diagnostic>,
+) {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => add(v, path, 1, sink, diags),
+        Err(e) => {
+            let mut l = Location::file(path).with_line(e.line());
+            l.column = Some(e.column());
+            diags.push(Diagnostic::error("R002", format!("not JSON: {e}"), l));
         }
     }
 }

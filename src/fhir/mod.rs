@@ -2,6 +2,7 @@
 
 pub mod assemble;
 pub mod input;
+pub mod ledger;
 pub mod ndjson;
 pub mod profile;
 pub mod structure;
@@ -52,6 +53,8 @@ pub struct FhirRun {
     pub resources: BTreeMap<String, usize>,
     pub tally: Tally,
     pub coverage: Coverage,
+    /// Where every stored file went (reconciliation.json).
+    pub ledger: ledger::Ledger,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -67,6 +70,7 @@ struct PatientOut<H> {
     coverage: Vec<MessageCoverage>,
     messages: usize,
     converted: usize,
+    ledger: ledger::Ledger,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -105,26 +109,51 @@ pub fn convert_storage_with<H: Send>(
         storage.walk(),
         64,
         |pf| {
+            let mut ledger = ledger::Ledger::default();
+            for d in &pf.diagnostics {
+                ledger.walk_diagnostic(d);
+            }
+            for it in &pf.items {
+                ledger.found(&it.name.data_type);
+            }
             let mut diagnostics = pf.diagnostics;
             let st = select(&pf.patient_id, pf.items, policy);
             diagnostics.extend(st.diagnostics);
+            for it in &st.history {
+                ledger.superseded(&it.name.data_type);
+            }
+            for d in &st.deleted {
+                ledger.deleted(&d.item.name.data_type);
+            }
             let mut resources = Vec::new();
             let mut coverage = Vec::new();
             let (mut messages, mut converted) = (0, 0);
             let mut seen = HashSet::new();
             for item in &st.current {
                 messages += 1;
+                let first = diagnostics.len();
                 let r = read_item(item, &set.structures);
                 diagnostics.extend(r.diagnostics);
                 let (Some(msg), Some(groups)) = (&r.message, &r.groups) else {
+                    let outcome = ledger::rejection(&mut diagnostics, first, item.location());
+                    ledger.message(&item.name.data_type, outcome);
                     continue;
                 };
                 let at = item.location().with_message_id(msg.control_id());
                 let c = convert_message(set, item, msg, groups, opts, &at);
                 diagnostics.extend(c.diagnostics);
-                if !c.resources.is_empty() {
+                let outcome = if c.resources.is_empty() {
+                    ledger::rejection(&mut diagnostics, first, at.clone())
+                } else {
                     converted += 1;
-                }
+                    ledger::Outcome::Converted {
+                        first_error: diagnostics[first..]
+                            .iter()
+                            .find(|d| d.is_error())
+                            .map(|d| d.code),
+                    }
+                };
+                ledger.message(&item.name.data_type, outcome);
                 coverage.push((
                     item.name.data_type.clone(),
                     !c.resources.is_empty(),
@@ -216,10 +245,19 @@ pub fn convert_storage_with<H: Send>(
                     }
                 });
             }
-            for reference in dangling {
+            // By target type: a reference's id holds the patient id, which diagnostics never
+            // print (the location already names the patient's storage).
+            let mut by_type: std::collections::BTreeMap<&str, usize> = Default::default();
+            for reference in &dangling {
+                let t = reference
+                    .split_once('/')
+                    .map_or(reference.as_str(), |(t, _)| t);
+                *by_type.entry(t).or_default() += 1;
+            }
+            for (t, n) in by_type {
                 let at = st.current.first().map(|i| i.location()).unwrap_or_default();
                 diagnostics.push(
-                    Diagnostic::warning("F004", format!("reference {reference} does not resolve in this output"), at)
+                    Diagnostic::warning("F004", format!("{n} reference(s) to {t} do not resolve in this output"), at)
                         .help("the archive has no message producing it (for Patient: no ADT-00 for this patient)"),
                 );
             }
@@ -232,6 +270,7 @@ pub fn convert_storage_with<H: Send>(
                 coverage,
                 messages,
                 converted,
+                ledger,
                 diagnostics,
             }
         },
@@ -242,6 +281,7 @@ pub fn convert_storage_with<H: Send>(
                     run.patients += 1;
                     run.messages += p.messages;
                     run.messages_converted += p.converted;
+                    run.ledger.merge(p.ledger);
                     for (dt, ok, fields, unmapped) in p.coverage {
                         let c = run.coverage.data_types.entry(dt).or_default();
                         c.messages += 1;
@@ -290,6 +330,7 @@ pub fn convert_storage_with<H: Send>(
                     }
                 }
                 Err(d) => {
+                    run.ledger.walk_diagnostic(&d);
                     run.tally.add(&d);
                     run.diagnostics.push(d);
                 }
@@ -299,6 +340,10 @@ pub fn convert_storage_with<H: Send>(
     );
     if let Some(e) = io_error {
         return Err(e);
+    }
+    for d in run.ledger.check() {
+        run.tally.add(&d);
+        run.diagnostics.push(d);
     }
     writer.write_diagnostics(&run.diagnostics)?;
     writer.write_json(

@@ -44,6 +44,24 @@ pub enum DecodeIssue {
     DataAfterEnd { byte: usize },
     /// The encoding was a guess (8-bit, neither UTF-8 nor Shift_JIS).
     Guessed,
+    /// ISO-2022-JP text that ends in a Japanese character set (RFC 1468: it must end in
+    /// ASCII): the file was cut off, usually by an interrupted copy. `byte` is the escape
+    /// sequence that opened the last Japanese run.
+    EndsInJapanese { byte: usize },
+}
+
+/// The offset of the escape sequence that leaves ISO-2022-JP text in a non-ASCII set at
+/// its end, if any (ESC ( B and ESC ( J return to ASCII / JIS Roman).
+fn unterminated_jis(payload: &[u8]) -> Option<usize> {
+    let mut open = None;
+    for i in memchr::memchr_iter(0x1B, payload) {
+        match payload.get(i + 1..i + 3) {
+            Some(b"(B") | Some(b"(J") => open = None,
+            Some(b"$@") | Some(b"$B") | Some(b"(I") => open = Some(i),
+            _ => {}
+        }
+    }
+    open
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +132,12 @@ pub fn decode(bytes: &[u8]) -> Decoded {
             Ok(s) => s.to_owned(),
             Err(_) => decode_with(UTF8_FALLBACK, payload, offset, &mut issues),
         },
-        TextEncoding::Iso2022Jp => decode_with(ISO_2022_JP, payload, offset, &mut issues),
+        TextEncoding::Iso2022Jp => {
+            if let Some(at) = unterminated_jis(payload) {
+                issues.push(DecodeIssue::EndsInJapanese { byte: offset + at });
+            }
+            decode_with(ISO_2022_JP, payload, offset, &mut issues)
+        }
         TextEncoding::ShiftJis => decode_with(SHIFT_JIS, payload, offset, &mut issues),
         TextEncoding::Windows1252 => {
             issues.push(DecodeIssue::Guessed);

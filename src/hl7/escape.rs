@@ -55,8 +55,79 @@ pub fn unescape<'a>(raw: &'a str, d: &Delimiters) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// Whether `seq` (the text between two escape characters) is an escape sequence of
+/// HL7 v2.5 §2.7: delimiters, formatting (`.br`, `.sp3`, `.in-2` …), hexadecimal data,
+/// character-set (`C`/`M`) and locally defined (`Z`) sequences.
+pub fn is_known(seq: &str) -> bool {
+    let hex =
+        |s: &str| !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match seq.as_bytes().first() {
+        None => false,
+        Some(b'F' | b'S' | b'T' | b'R' | b'E' | b'H' | b'N') => seq.len() == 1,
+        Some(b'X') => hex(&seq[1..]),
+        Some(b'C') => seq.len() == 5 && hex(&seq[1..]),
+        Some(b'M') => (seq.len() == 5 || seq.len() == 7) && hex(&seq[1..]),
+        Some(b'Z') => true,
+        Some(b'.') => {
+            let cmd = seq.get(1..3).unwrap_or("");
+            let arg = seq.get(3..).unwrap_or("");
+            matches!(cmd, "br" | "fi" | "nf" | "ce") && arg.is_empty()
+                || matches!(cmd, "sp" | "sk" | "in" | "ti")
+                    && arg
+                        .strip_prefix(['+', '-'])
+                        .unwrap_or(arg)
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+        }
+        Some(_) => false,
+    }
+}
+
+/// The first escape problem in a field's raw text: an unterminated sequence or one that
+/// HL7 does not define. Such text is kept literally by [`unescape`], so it is worth a note.
+pub fn first_problem(raw: &str, esc: char) -> Option<&'static str> {
+    let mut rest = raw;
+    while let Some(pos) = rest.find(esc) {
+        let after = &rest[pos + esc.len_utf8()..];
+        let Some(end) = after.find(esc) else {
+            return Some("unterminated escape sequence");
+        };
+        if !is_known(&after[..end]) {
+            return Some("unknown escape sequence");
+        }
+        rest = &after[end + esc.len_utf8()..];
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn escape_problems_are_found_and_good_sequences_pass() {
+        for good in [
+            r"a\F\b",
+            r"\X41\",
+            r"\.sp2\x",
+            r"\Zlocal\",
+            r"\C2842\",
+            r"plain",
+        ] {
+            assert_eq!(first_problem(good, '\\'), None, "{good}");
+        }
+        assert_eq!(
+            first_problem(r"a\Q\b", '\\'),
+            Some("unknown escape sequence")
+        );
+        assert_eq!(
+            first_problem(r"a\X4\", '\\'),
+            Some("unknown escape sequence")
+        );
+        assert_eq!(
+            first_problem(r"a\F", '\\'),
+            Some("unterminated escape sequence")
+        );
+    }
+
     use super::*;
 
     fn d() -> Delimiters {

@@ -154,6 +154,10 @@ fn for_each_byte(hay: &[u8], needle: u8, mut f: impl FnMut(usize)) {
     }
 }
 
+/// More segments than this in one message is not a real message (README "Limits").
+pub const MAX_SEGMENTS: usize = 100_000;
+/// More repetition separators than this in one segment is not a real segment.
+pub const MAX_REPETITIONS: usize = 10_000;
 pub const MAX_MESSAGE_BYTES: usize = u32::MAX as usize - 1;
 
 impl Message {
@@ -246,7 +250,29 @@ impl Message {
         let bytes = text.as_bytes();
         let mut segments = Vec::with_capacity(16);
         let mut fields: Vec<(u32, u32)> = Vec::with_capacity(text.len() / 8 + 16);
+        let rep = delims.repetition;
         for (start, end, line) in lines(&text) {
+            if segments.len() >= MAX_SEGMENTS {
+                return Err(Diagnostic::error(
+                    "H008",
+                    format!("message has more than {MAX_SEGMENTS} segments; not read"),
+                    Location::default().with_line(line_base + line),
+                )
+                .help("no real message is this long: the file is probably several messages run together, or generated in a loop"));
+            }
+            if rep.is_ascii() && end - start > MAX_REPETITIONS {
+                let n = memchr::memchr_iter(rep as u8, &bytes[start..end]).count();
+                if n >= MAX_REPETITIONS {
+                    return Err(Diagnostic::error(
+                        "H009",
+                        format!("a segment has more than {MAX_REPETITIONS} repetitions; message not read"),
+                        Location::default()
+                            .with_line(line_base + line)
+                            .with_segment(text[start..end].get(..3).unwrap_or("").to_owned()),
+                    )
+                    .help("no real field repeats this often; the sender's repetition separator is probably wrong"));
+                }
+            }
             let first_field = fields.len() as u32;
             let mut fs = start;
             for_each_byte(&bytes[start..end], fsep, |i| {
@@ -280,6 +306,9 @@ impl Message {
                 field_count,
                 line: (line_base + line) as u32,
             });
+        }
+        if let Some(esc) = delims.escape {
+            escape_problems(&text, esc, &segments, &fields, &mut diags);
         }
         Ok((
             Message {
@@ -606,6 +635,50 @@ pub fn split_messages(text: &str) -> (Vec<(String, usize)>, Vec<usize>) {
         }
     }
     (out, stray)
+}
+
+/// H007 for every field whose escape sequences HL7 does not define (kept as text). MSH-1
+/// and MSH-2 hold the delimiters themselves and are not scanned.
+fn escape_problems(
+    text: &str,
+    esc: char,
+    segments: &[SegSpan],
+    fields: &[(u32, u32)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut esc_buf = [0u8; 4];
+    let esc_bytes = esc.encode_utf8(&mut esc_buf).as_bytes();
+    if memchr::memmem::find(text.as_bytes(), esc_bytes).is_none() {
+        return;
+    }
+    let mut occurrences: std::collections::HashMap<&str, usize> = Default::default();
+    for seg in segments {
+        let range = seg.first_field as usize..(seg.first_field + seg.field_count) as usize;
+        let Some(&(ns, ne)) = fields.get(range.start) else {
+            continue;
+        };
+        let name = &text[ns as usize..ne as usize];
+        let occ = occurrences.entry(name).or_insert(0);
+        *occ += 1;
+        let skip = if name == "MSH" { 2 } else { 1 };
+        for (i, &(a, b)) in fields[range].iter().enumerate().skip(skip) {
+            let raw = &text[a as usize..b as usize];
+            if let Some(problem) = super::escape::first_problem(raw, esc) {
+                // MSH counts MSH-1 (the field separator) as a field of its own.
+                let n = if name == "MSH" { i + 1 } else { i };
+                diags.push(
+                    Diagnostic::warning(
+                        "H007",
+                        format!("{problem} in {name}-{n}; kept as text"),
+                        Location::default()
+                            .with_line(seg.line as usize)
+                            .with_segment(format!("{name}[{occ}]-{n}")),
+                    )
+                    .help("HL7 v2.5 §2.7 defines \\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\Xhh\\ and formatting escapes; the sender may have left the escape character unescaped"),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -624,7 +624,29 @@ fn check_template(s: &str, pos: &Pos, diags: &mut Vec<Diagnostic>) {
 impl MappingSet {
     /// Load the embedded mappings, overridden file by file by `overrides`.
     pub fn load(overrides: Option<&Path>) -> Result<MappingSet, Vec<Diagnostic>> {
-        let (files, mut diags) = gather(overrides);
+        let (files, diags) = gather(overrides);
+        Self::build(files, diags)
+    }
+
+    /// Load only the given files (`messages/x.yaml` → text), without the embedded ones: for
+    /// checking one file's text, and for the fuzz target of the loader.
+    pub fn from_texts(files: &[(&str, &str)]) -> Result<MappingSet, Vec<Diagnostic>> {
+        let files = files
+            .iter()
+            .map(|(rel, text)| SourceFile {
+                rel: (*rel).to_owned(),
+                display: (*rel).to_owned(),
+                text: (*text).to_owned(),
+                origin: "text".into(),
+            })
+            .collect();
+        Self::build(files, Vec::new())
+    }
+
+    fn build(
+        files: Vec<SourceFile>,
+        mut diags: Vec<Diagnostic>,
+    ) -> Result<MappingSet, Vec<Diagnostic>> {
         let schema: Value = serde_json::from_str(SCHEMA).map_err(|e| {
             vec![Diagnostic::error(
                 "M202",

@@ -42,6 +42,7 @@ pub struct Collected<'s> {
     counts: BTreeMap<(&'static str, String, String), (usize, usize)>,
     non_ascii: BTreeMap<(String, String), usize>,
     scrubbed: BTreeMap<String, usize>,
+    pub ledger: super::ledger::SdtmLedger,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +60,8 @@ pub struct Output {
     pub scrubbed: BTreeMap<String, usize>,
     /// Records not written because a Required variable had no value, per domain.
     pub rejected: BTreeMap<String, Rejects>,
+    /// What the resources gave (records written are added by [`Output::reconciliation`]).
+    pub ledger: super::ledger::SdtmLedger,
 }
 
 /// A domain's reject listing (`unmapped/<domain>.csv`): one row per missing-variable set and
@@ -73,6 +76,23 @@ pub struct Rejects {
 }
 
 impl Output {
+    /// The stage-2 ledger of this output: resources, records written per dataset,
+    /// records rejected per domain and reason.
+    pub fn reconciliation(&self) -> super::ledger::SdtmLedger {
+        let mut l = self.ledger.clone();
+        for d in &self.datasets {
+            l.records_written.insert(d.name.clone(), d.rows.len());
+        }
+        for (domain, rej) in &self.rejected {
+            let e = l.records_rejected.entry(domain.clone()).or_default();
+            for ((reason, _), (records, _)) in &rej.rows {
+                *e.entry(reason.clone()).or_default() += records;
+            }
+        }
+        l.records_outside_date_window = self.dropped_by_window;
+        l
+    }
+
     /// Removes the datasets without records (SDTMIG: a dataset without records is not
     /// submitted, so it is neither written nor described in define.xml) and names them.
     pub fn drop_empty_datasets(&mut self) -> Vec<String> {
@@ -188,11 +208,12 @@ impl<'s> Collected<'s> {
             counts: BTreeMap::new(),
             non_ascii: BTreeMap::new(),
             scrubbed: BTreeMap::new(),
+            ledger: Default::default(),
         }
     }
 
     /// Adds one subject, in any order (datasets are sorted by USUBJID at the end).
-    pub fn add(&mut self, s: SubjectOut) {
+    pub fn add(&mut self, mut s: SubjectOut) {
         if !self.usubjids.insert(s.usubjid.clone()) {
             self.diagnostics.push(Diagnostic::error(
                 "D004",
@@ -204,6 +225,7 @@ impl<'s> Collected<'s> {
             ));
         }
         self.subjects_seen += 1;
+        self.ledger.merge(std::mem::take(&mut s.ledger));
         self.resources += s.resources;
         self.dropped_by_window += s.dropped_by_window;
         self.diagnostics.extend(s.diagnostics);
@@ -301,6 +323,7 @@ impl<'s> Collected<'s> {
             resources: self.resources,
             dropped_by_window: self.dropped_by_window,
             diagnostics: std::mem::take(&mut self.diagnostics),
+            ledger: std::mem::take(&mut self.ledger),
             ..Output::default()
         };
         for ((code, file, what), (records, subjects)) in std::mem::take(&mut self.counts) {

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::derive;
 use super::functions::SdtmFunctions;
+use super::ledger::{self, SdtmLedger};
 use super::spec::{externals, Domain, SdtmSpec};
 use super::study::Study;
 use super::subject::{patient_of, SubjectKey};
@@ -49,13 +50,21 @@ pub struct SubjectOut {
     pub counts: BTreeMap<(&'static str, String, String), usize>,
     /// `DOMAIN.VARIABLE` → values in which the subject's identifiers were masked.
     pub scrubbed: BTreeMap<String, usize>,
+    /// What each of the subject's resources gave.
+    pub ledger: SdtmLedger,
 }
 
-/// Why a patient yields no subject.
+/// Why a patient yields no subject; the ledger counts the resources not used.
 #[derive(Debug)]
 pub enum Skip {
-    NotSelected,
-    NoPatient(Box<Diagnostic>),
+    NotSelected(Box<SdtmLedger>),
+    NoPatient(Box<Diagnostic>, Box<SdtmLedger>),
+}
+
+fn skipped(resources: &[Value], why: &str) -> Box<SdtmLedger> {
+    let mut l = SdtmLedger::default();
+    l.skipped(resources, why);
+    Box::new(l)
 }
 
 impl<'s> Engine<'s> {
@@ -214,17 +223,20 @@ impl<'s> Engine<'s> {
             .iter()
             .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("Patient"))
         else {
-            return Err(Skip::NoPatient(Box::new(
-                Diagnostic::warning(
-                    "D001",
-                    format!("{} resource(s) refer to a patient that is not in the input; they are not converted", resources.len()),
-                    Location::default(),
-                )
-                .help("include the Patient resources (for SS-MIX2: the ADT-00 messages)"),
-            )));
+            return Err(Skip::NoPatient(
+                Box::new(
+                    Diagnostic::warning(
+                        "D001",
+                        format!("{} resource(s) refer to a patient that is not in the input; they are not converted", resources.len()),
+                        Location::default(),
+                    )
+                    .help("include the Patient resources (for SS-MIX2: the ADT-00 messages)"),
+                ),
+                skipped(resources, ledger::NO_PATIENT),
+            ));
         };
         if !self.is_selected(patient_key, patient) {
-            return Err(Skip::NotSelected);
+            return Err(Skip::NotSelected(skipped(resources, ledger::NOT_SELECTED)));
         }
         let (usubjid, subjid) = self.usubjid(patient_key);
         let mut out = SubjectOut {
@@ -245,12 +257,17 @@ impl<'s> Engine<'s> {
             .copied()
             .or_else(|| self.shared.get(key))
         };
+        // Per resource: Ok once it gave a record, else why not.
+        let mut gave: Vec<Result<(), &str>> = vec![Err(ledger::NO_ROW); resources.len()];
         for (d, views) in self.spec.domains.iter().zip(&self.views) {
             let mut rows = Vec::new();
             for (j, view) in views.iter().enumerate() {
-                for r in resources {
+                for (ri, r) in resources.iter().enumerate() {
                     match view.run_with(r, &self.functions, Some(&resolve)) {
                         Ok(rs) => {
+                            if !rs.is_empty() {
+                                gave[ri] = Ok(());
+                            }
                             for values in rs {
                                 let mut row = Row::new();
                                 for (n, v) in view.names().iter().zip(values) {
@@ -259,7 +276,11 @@ impl<'s> Engine<'s> {
                                 rows.push(row);
                             }
                         }
-                        Err(e) => out.diagnostics.push(
+                        Err(e) => {
+                            if gave[ri].is_err() {
+                                gave[ri] = Err(ledger::MAP_ERROR);
+                            }
+                            out.diagnostics.push(
                             Diagnostic::error(
                                 "D002",
                                 format!(
@@ -270,7 +291,8 @@ impl<'s> Engine<'s> {
                                 Location::file(&d.file).with_line(d.view_lines.get(j).copied().unwrap_or(1)),
                             )
                             .help("the resource is skipped for this domain; the rest of the run continues"),
-                        ),
+                        )
+                        }
                     }
                 }
             }
@@ -286,6 +308,9 @@ impl<'s> Engine<'s> {
                 }
             }
             out.rows.insert(d.domain.clone(), rows);
+        }
+        for (r, g) in resources.iter().zip(gave) {
+            out.ledger.resource(r, g);
         }
         derive::subject(self, &mut out);
         if self.privacy != Level::Identified {

@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod derive;
 pub mod engine;
 pub mod functions;
+pub mod ledger;
 pub mod long_text;
 pub mod spec;
 pub mod stream;
@@ -55,8 +56,11 @@ impl Collected<'_> {
     pub fn take(&mut self, r: Result<engine::SubjectOut, Skip>) {
         match r {
             Ok(s) => self.add(s),
-            Err(Skip::NoPatient(d)) => self.diagnostics.push(*d),
-            Err(Skip::NotSelected) => {}
+            Err(Skip::NoPatient(d, l)) => {
+                self.diagnostics.push(*d);
+                self.ledger.merge(*l);
+            }
+            Err(Skip::NotSelected(l)) => self.ledger.merge(*l),
         }
     }
 }
@@ -67,6 +71,7 @@ pub const RUN_FILES: &[&str] = &[
     "validation.json",
     "privacy.json",
     "diagnostics.ndjson",
+    "reconciliation.json",
 ];
 
 /// Output formats of a run.

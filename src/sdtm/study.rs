@@ -103,6 +103,12 @@ impl Study {
                 Location::file(path),
             )]
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// A study file's text; diagnostics are located in `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Study, Vec<Diagnostic>> {
+        let text = text.to_owned();
         let doc = crate::yaml::parse(&text).map_err(|e| {
             vec![Diagnostic::error(
                 "M321",

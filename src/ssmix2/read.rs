@@ -22,6 +22,19 @@ impl ReadItem {
     }
 }
 
+/// A stored message larger than this is rejected unread (S014; README "Limits"): SS-MIX2
+/// keeps images and documents beside the message, so a message file this large is not a
+/// message, and reading it would cost memory for nothing.
+pub const MAX_FILE_BYTES: u64 = 32 << 20;
+
+/// The size of an item's message in bytes.
+pub fn item_len(item: &Item) -> std::io::Result<u64> {
+    match &item.source {
+        Source::Transaction { len, .. } => Ok(*len),
+        _ => Ok(std::fs::metadata(&item.path)?.len()),
+    }
+}
+
 /// The raw bytes of an item.
 pub fn item_bytes(item: &Item) -> std::io::Result<Vec<u8>> {
     match &item.source {
@@ -39,6 +52,23 @@ pub fn item_bytes(item: &Item) -> std::io::Result<Vec<u8>> {
 /// Read, decode, parse and group one item, and check it agrees with its storage name.
 pub fn read_item(item: &Item, structures: &Structures) -> ReadItem {
     let base = item.location();
+    if let Ok(n) = item_len(item) {
+        if n > MAX_FILE_BYTES {
+            let d = Diagnostic::error(
+                "S014",
+                format!("the message is {} MiB, over the {} MiB limit; not read", n >> 20, MAX_FILE_BYTES >> 20),
+                base,
+            )
+            .help("a message this large is not an SS-MIX2 message (attachments belong in extended storage)");
+            return ReadItem {
+                encoding: None,
+                message: None,
+                groups: None,
+                bytes: 0,
+                diagnostics: vec![d],
+            };
+        }
+    }
     let bytes = match item_bytes(item) {
         Ok(b) => b,
         Err(e) => {
@@ -57,6 +87,22 @@ pub fn read_item(item: &Item, structures: &Structures) -> ReadItem {
     if let Some(msg) = &out.message {
         check_against_name(item, msg, structures, &base, &mut out.diagnostics);
     }
+    // The guideline prescribes ISO-2022-JP; another 8-bit encoding is decoded all the same
+    // but is worth knowing (a converter or copy step changed the file).
+    if let Some(enc @ (TextEncoding::ShiftJis | TextEncoding::Utf8)) = out.encoding {
+        out.diagnostics.push(
+            Diagnostic::note(
+                "S013",
+                format!(
+                    "the text is {}, not ISO-2022-JP as SS-MIX2 prescribes; decoded as {}",
+                    enc.name(),
+                    enc.name()
+                ),
+                base.clone(),
+            )
+            .help("the storage's writer or a later copy step converted the file"),
+        );
+    }
     out
 }
 
@@ -71,6 +117,10 @@ pub fn parse_bytes(bytes: &[u8], structures: &Structures, base: &Location) -> Re
                     .help("the text around this byte is lost; check the sender's character-set conversion"),
             ),
             DecodeIssue::DataAfterEnd { byte } => diagnostics.push(Diagnostic::warning("H021", "data after the end-of-message byte 0x1C; kept", base.clone().with_byte(*byte))),
+            DecodeIssue::EndsInJapanese { byte } => diagnostics.push(
+                Diagnostic::error("H023", "the ISO-2022-JP text ends inside Japanese text (it must return to ASCII): the file is cut off", base.clone().with_byte(*byte))
+                    .help("what followed is lost; take the file again from the sending system"),
+            ),
             DecodeIssue::Guessed => diagnostics.push(Diagnostic::warning("H022", "bytes are neither ISO-2022-JP, UTF-8 nor Shift_JIS; decoded as windows-1252", base.clone())),
         }
     }
@@ -136,6 +186,14 @@ fn check_against_name(
             "message has no PID segment",
             at("PID"),
         )),
+        None => diags.push(
+            Diagnostic::warning(
+                "S010",
+                "PID-3.1 (the patient id) is empty",
+                at("PID[1]-3.1"),
+            )
+            .help("the file name's id is used for storage keys; the sender left PID-3 out"),
+        ),
         _ => {}
     }
     let mtype = msg.message_type();

@@ -79,7 +79,6 @@ pub struct Criteria {
 
 impl Criteria {
     pub fn load(path: &Path) -> Result<Criteria, Vec<Diagnostic>> {
-        let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![Diagnostic::error(
                 "Q001",
@@ -87,8 +86,14 @@ impl Criteria {
                 Location::file(path),
             )]
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// A criteria file's text; diagnostics are located in `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Criteria, Vec<Diagnostic>> {
+        let file = path.display().to_string();
         let doc = crate::yaml::load_checked(
-            &text,
+            text,
             &file,
             SCHEMA,
             ("Q001", "Q002"),

@@ -390,22 +390,28 @@ pub fn load_folder(dir: &Path) -> (Study, Vec<Diagnostic>) {
 /// A Dataset-JSON (JSON or NDJSON) file; `None` when the JSON is not a dataset.
 fn read_dataset_json(path: &Path) -> Result<Option<Table>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let (meta, rows): (serde_json::Value, Vec<serde_json::Value>) =
-        if path.extension().is_some_and(|x| x == "ndjson") {
-            let mut lines = text.lines();
-            let meta: serde_json::Value =
-                serde_json::from_str(lines.next().unwrap_or("{}")).map_err(|e| e.to_string())?;
-            let rows = lines
-                .filter(|l| !l.trim().is_empty())
-                .map(serde_json::from_str)
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
-            (meta, rows)
-        } else {
-            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-            let rows = v["rows"].as_array().cloned().unwrap_or_default();
-            (v, rows)
-        };
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    dataset_json_table(&text, path.extension().is_some_and(|x| x == "ndjson"), file)
+}
+
+/// A Dataset-JSON text (`ndjson`: the metadata line, then one row per line) as a table;
+/// `None` when the JSON is not a dataset.
+pub fn dataset_json_table(text: &str, ndjson: bool, file: &str) -> Result<Option<Table>, String> {
+    let (meta, rows): (serde_json::Value, Vec<serde_json::Value>) = if ndjson {
+        let mut lines = text.lines();
+        let meta: serde_json::Value =
+            serde_json::from_str(lines.next().unwrap_or("{}")).map_err(|e| e.to_string())?;
+        let rows = lines
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        (meta, rows)
+    } else {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let rows = v["rows"].as_array().cloned().unwrap_or_default();
+        (v, rows)
+    };
     let Some(cols) = meta["columns"].as_array() else {
         return Ok(None);
     };
@@ -445,11 +451,7 @@ fn read_dataset_json(path: &Path) -> Result<Option<Table>, String> {
     Ok(Some(Table {
         name: meta["name"].as_str().unwrap_or("").to_uppercase(),
         label: meta["label"].as_str().unwrap_or("").to_owned(),
-        file: path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_owned(),
+        file: file.to_owned(),
         columns,
         rows,
     }))
