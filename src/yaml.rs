@@ -185,13 +185,36 @@ fn unreachable_error(pos: (usize, usize)) -> Result<Value, YamlError> {
     })
 }
 
+/// The compiled validator of an embedded JSON Schema, compiled once per process (a
+/// compile costs more than checking a file; loaders run once per run, but the mapping
+/// checker and the fuzz targets run them many times).
+pub fn validator(schema: &'static str) -> Result<&'static jsonschema::Validator, String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<usize, &'static jsonschema::Validator>>> =
+        OnceLock::new();
+    let key = schema.as_ptr() as usize;
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(&key).copied()) {
+        return Ok(v);
+    }
+    let value: Value = serde_json::from_str(schema).map_err(|e| format!("not JSON: {e}"))?;
+    let v = jsonschema::validator_for(&value).map_err(|e| format!("does not compile: {e}"))?;
+    // A handful of embedded schemas, each leaked once: they live as long as the process.
+    let v: &'static jsonschema::Validator = Box::leak(Box::new(v));
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, v);
+    }
+    Ok(v)
+}
+
 /// A YAML settings file checked against its JSON Schema, with every error located at
 /// `file:line:col`: `codes` are the diagnostic codes for (not YAML, schema mismatch), `help`
 /// the help line of schema errors. Shared by the privacy policy and the criteria files.
 pub fn load_checked(
     text: &str,
     file: &str,
-    schema: &str,
+    schema: &'static str,
     codes: (&'static str, &'static str),
     help: &str,
 ) -> Result<Doc, Vec<crate::diagnostics::Diagnostic>> {
@@ -208,14 +231,7 @@ pub fn load_checked(
             at(e.line, e.column),
         )]
     })?;
-    let schema: Value = serde_json::from_str(schema).map_err(|e| {
-        vec![Diagnostic::error(
-            codes.1,
-            format!("schema: {e}"),
-            Location::default(),
-        )]
-    })?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| {
+    let validator = validator(schema).map_err(|e| {
         vec![Diagnostic::error(
             codes.1,
             format!("schema: {e}"),

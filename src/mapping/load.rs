@@ -647,17 +647,10 @@ impl MappingSet {
         files: Vec<SourceFile>,
         mut diags: Vec<Diagnostic>,
     ) -> Result<MappingSet, Vec<Diagnostic>> {
-        let schema: Value = serde_json::from_str(SCHEMA).map_err(|e| {
+        let validator = yaml::validator(SCHEMA).map_err(|e| {
             vec![Diagnostic::error(
                 "M202",
-                format!("mapping schema is not JSON: {e}"),
-                Location::default(),
-            )]
-        })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            vec![Diagnostic::error(
-                "M202",
-                format!("mapping schema does not compile: {e}"),
+                format!("mapping schema {e}"),
                 Location::default(),
             )]
         })?;
@@ -848,11 +841,11 @@ impl MappingSet {
         }
 
         // Checks across files.
-        let ix = FhirIndex::load();
+        let ix = crate::r4model::global();
         let mut maps = std::mem::take(&mut set.maps);
         let snapshot: HashMap<String, Map> = maps.clone();
         let mut ck = Checker {
-            ix: &ix,
+            ix,
             maps: &snapshot,
             tables: &set.tables,
             fields: &fields,

@@ -348,17 +348,10 @@ impl SdtmSpec {
     /// The embedded SDTM mappings, overridden file by file by `overrides`.
     pub fn load(overrides: Option<&Path>) -> Result<SdtmSpec, Vec<Diagnostic>> {
         let (files, mut diags) = gather(overrides);
-        let schema: Value = serde_json::from_str(SCHEMA).map_err(|e| {
+        let validator = yaml::validator(SCHEMA).map_err(|e| {
             vec![Diagnostic::error(
                 "M302",
-                format!("SDTM schema is not JSON: {e}"),
-                Location::default(),
-            )]
-        })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            vec![Diagnostic::error(
-                "M302",
-                format!("SDTM schema does not compile: {e}"),
+                format!("SDTM schema {e}"),
                 Location::default(),
             )]
         })?;
