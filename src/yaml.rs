@@ -191,8 +191,7 @@ fn unreachable_error(pos: (usize, usize)) -> Result<Value, YamlError> {
 pub fn validator(schema: &'static str) -> Result<&'static jsonschema::Validator, String> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<usize, &'static jsonschema::Validator>>> =
-        OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<usize, &'static jsonschema::Validator>>> = OnceLock::new();
     let key = schema.as_ptr() as usize;
     let cache = CACHE.get_or_init(Default::default);
     if let Some(v) = cache.lock().ok().and_then(|c| c.get(&key).copied()) {

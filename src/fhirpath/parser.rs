@@ -261,6 +261,28 @@ const CALENDAR_UNITS: &[&str] = &[
     "milliseconds",
 ];
 
+impl Expr {
+    /// The names of every function the expression calls (for the portability listing of
+    /// the SDTM views, README "Portable views").
+    pub fn functions(&self, out: &mut std::collections::BTreeSet<String>) {
+        match self {
+            Expr::Call(input, name, args) => {
+                out.insert(name.clone());
+                if let Some(i) = input {
+                    i.functions(out);
+                }
+                args.iter().for_each(|a| a.functions(out));
+            }
+            Expr::Member(e, _) | Expr::Neg(e) | Expr::Is(e, _) | Expr::As(e, _) => e.functions(out),
+            Expr::Indexer(a, b) | Expr::Binary(_, a, b) => {
+                a.functions(out);
+                b.functions(out);
+            }
+            _ => {}
+        }
+    }
+}
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
