@@ -775,11 +775,14 @@ impl Ctx<'_> {
         prefix_of(&self.frame.domain)
     }
 
-    fn name(&self, n: &str) -> String {
+    /// A rule's variable name with `--` replaced by the domain prefix; borrowed when there
+    /// is nothing to replace (this runs once per row and variable: see README "Where the
+    /// time goes").
+    fn name<'n>(&self, n: &'n str) -> std::borrow::Cow<'n, str> {
         if let Some(rest) = n.strip_prefix("--") {
-            format!("{}{rest}", self.prefix())
+            std::borrow::Cow::Owned(format!("{}{rest}", self.prefix()))
         } else {
-            n.to_owned()
+            std::borrow::Cow::Borrowed(n)
         }
     }
 
@@ -1631,14 +1634,14 @@ impl Ctx<'_> {
                 .rule
                 .output_variables
                 .iter()
-                .map(|v| self.name(v))
+                .map(|v| self.name(v).into_owned())
                 .collect();
         }
         let mut names = Vec::new();
         collect_names(&self.rule.check, &mut names);
         let mut out: Vec<String> = Vec::new();
         for n in names {
-            let n = self.name(&n);
+            let n = self.name(&n).into_owned();
             if !out.contains(&n) {
                 out.push(n);
             }
