@@ -6,6 +6,7 @@ mod common;
 use common::bin;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,7 +18,7 @@ fn sample() -> PathBuf {
     common::repo("fixtures/ssmix2")
 }
 
-fn convert(args: &[&std::ffi::OsStr]) -> std::process::Output {
+fn convert(args: &[OsString]) -> std::process::Output {
     Command::new(bin())
         .arg("convert")
         .args(args)
@@ -26,9 +27,17 @@ fn convert(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .unwrap()
 }
 
+/// `ROOT --study STUDY <extra…> -o OUT`: the one-pass conversion's arguments.
+fn one_pass(root: &Path, study: &Path, extra: &[&str], out: &Path) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![root.into(), "--study".into(), study.into()];
+    a.extend(extra.iter().map(OsString::from));
+    a.extend(["-o".into(), out.into()]);
+    a
+}
+
 /// Runs a bad invocation and checks: exit 2, a message naming `names`, nothing written at
 /// `out` (or `out` unchanged), and no staging folder left beside it.
-fn refused(args: &[&std::ffi::OsStr], out: &Path, names: &str) {
+fn refused(args: &[OsString], out: &Path, names: &str) {
     let before = snapshot(out);
     let o = convert(args);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -62,8 +71,8 @@ fn snapshot(p: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-fn os(s: &str) -> &std::ffi::OsStr {
-    std::ffi::OsStr::new(s)
+fn os(s: &str) -> OsString {
+    s.into()
 }
 
 #[test]
@@ -71,41 +80,30 @@ fn issue13_a_missing_root_stops_the_run_before_anything_is_written() {
     let t = tempfile::tempdir().unwrap();
     let out = t.path().join("out");
     let missing = t.path().join("no-such-root");
-    for args in [
-        vec![
-            missing.as_os_str(),
-            os("--study"),
-            study().as_os_str(),
-            os("--demo-key"),
+    let named = missing.display().to_string();
+    refused(
+        &one_pass(&missing, &study(), &["--demo-key"], &out),
+        &out,
+        &named,
+    );
+    refused(
+        &[
+            os("fhir"),
+            missing.clone().into(),
             os("-o"),
-            out.as_os_str(),
+            out.clone().into(),
         ],
-        vec![os("fhir"), missing.as_os_str(), os("-o"), out.as_os_str()],
-        vec![
-            os("sdtm"),
-            missing.as_os_str(),
-            os("--study"),
-            study().as_os_str(),
-            os("--demo-key"),
-            os("-o"),
-            out.as_os_str(),
-        ],
-    ] {
-        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-        refused(&args, &out, &missing.display().to_string());
-    }
+        &out,
+        &named,
+    );
+    let mut sdtm = vec![os("sdtm")];
+    sdtm.extend(one_pass(&missing, &study(), &["--demo-key"], &out));
+    refused(&sdtm, &out, &named);
     // A root that is a file is no better.
     let file = t.path().join("root.txt");
     std::fs::write(&file, b"x").unwrap();
     refused(
-        &[
-            file.as_os_str(),
-            os("--study"),
-            study().as_os_str(),
-            os("--demo-key"),
-            os("-o"),
-            out.as_os_str(),
-        ],
+        &one_pass(&file, &study(), &["--demo-key"], &out),
         &out,
         "is not a folder",
     );
@@ -116,40 +114,16 @@ fn issue13_an_output_that_is_a_file_or_cannot_be_created_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let file = t.path().join("out.txt");
     std::fs::write(&file, b"keep me").unwrap();
-    let base = |out: &Path| -> Vec<std::ffi::OsString> {
-        vec![
-            sample().into(),
-            "--study".into(),
-            study().into(),
-            "--demo-key".into(),
-            "-o".into(),
-            out.into(),
-        ]
-    };
-    let a = base(&file);
-    refused(
-        &a.iter().map(|x| x.as_os_str()).collect::<Vec<_>>(),
-        &file,
-        "not a folder",
-    );
+    let args = |out: &Path| one_pass(&sample(), &study(), &["--demo-key"], out);
+    refused(&args(&file), &file, "not a folder");
     // Below a file: no folder can be made there, whoever runs the test (root included).
     let below = file.join("out");
-    let a = base(&below);
-    refused(
-        &a.iter().map(|x| x.as_os_str()).collect::<Vec<_>>(),
-        &below,
-        "out.txt",
-    );
+    refused(&args(&below), &below, "out.txt");
     // A folder of someone else's files would be swapped away as a whole: refused.
     let theirs = t.path().join("theirs");
     std::fs::create_dir(&theirs).unwrap();
     std::fs::write(theirs.join("notes.txt"), b"mine").unwrap();
-    let a = base(&theirs);
-    refused(
-        &a.iter().map(|x| x.as_os_str()).collect::<Vec<_>>(),
-        &theirs,
-        "did not write",
-    );
+    refused(&args(&theirs), &theirs, "did not write");
 }
 
 #[test]
@@ -158,28 +132,14 @@ fn issue13_a_missing_or_invalid_study_file_is_refused() {
     let out = t.path().join("out");
     let missing = t.path().join("study.yaml");
     refused(
-        &[
-            sample().as_os_str(),
-            os("--study"),
-            missing.as_os_str(),
-            os("--demo-key"),
-            os("-o"),
-            out.as_os_str(),
-        ],
+        &one_pass(&sample(), &missing, &["--demo-key"], &out),
         &out,
         "study.yaml",
     );
     let bad = t.path().join("bad.yaml");
     std::fs::write(&bad, "study_id: [unclosed\n").unwrap();
     refused(
-        &[
-            sample().as_os_str(),
-            os("--study"),
-            bad.as_os_str(),
-            os("--demo-key"),
-            os("-o"),
-            out.as_os_str(),
-        ],
+        &one_pass(&sample(), &bad, &["--demo-key"], &out),
         &out,
         "bad.yaml",
     );
@@ -191,30 +151,15 @@ fn issue13_a_short_key_and_an_unknown_format_are_refused() {
     let out = t.path().join("out");
     let key = t.path().join("key");
     std::fs::write(&key, b"too-short").unwrap();
+    let key_flag = ["--subject-key-file", key.to_str().unwrap()];
     refused(
-        &[
-            sample().as_os_str(),
-            os("--study"),
-            study().as_os_str(),
-            os("--subject-key-file"),
-            key.as_os_str(),
-            os("-o"),
-            out.as_os_str(),
-        ],
+        &one_pass(&sample(), &study(), &key_flag, &out),
         &out,
         "at least 16 bytes",
     );
+    let format = ["--demo-key", "--format", "xpt,sas7bdat"];
     refused(
-        &[
-            sample().as_os_str(),
-            os("--study"),
-            study().as_os_str(),
-            os("--demo-key"),
-            os("--format"),
-            os("xpt,sas7bdat"),
-            os("-o"),
-            out.as_os_str(),
-        ],
+        &one_pass(&sample(), &study(), &format, &out),
         &out,
         "sas7bdat",
     );
@@ -353,14 +298,7 @@ fn issue13_every_corrupted_message_is_accounted_for_and_untouched_patients_are_u
     };
     kakehashi::synth::generate(&opts, &root).unwrap();
     let clean_out = t.path().join("clean");
-    let o = convert(&[
-        root.as_os_str(),
-        os("--study"),
-        study().as_os_str(),
-        os("--demo-key"),
-        os("-o"),
-        clean_out.as_os_str(),
-    ]);
+    let o = convert(&one_pass(&root, &study(), &["--demo-key"], &clean_out));
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -408,15 +346,12 @@ fn issue13_every_corrupted_message_is_accounted_for_and_untouched_patients_are_u
     );
 
     let out = t.path().join("damaged");
-    let o = convert(&[
-        root.as_os_str(),
-        os("--study"),
-        study().as_os_str(),
-        os("--demo-key"),
-        os("--allow-findings"),
-        os("-o"),
-        out.as_os_str(),
-    ]);
+    let o = convert(&one_pass(
+        &root,
+        &study(),
+        &["--demo-key", "--allow-findings"],
+        &out,
+    ));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("reconciliation:"), "{stdout}");
 

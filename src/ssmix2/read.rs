@@ -17,6 +17,17 @@ pub struct ReadItem {
 }
 
 impl ReadItem {
+    /// An item that could not be read at all, and why.
+    fn unread(d: Diagnostic) -> ReadItem {
+        ReadItem {
+            encoding: None,
+            message: None,
+            groups: None,
+            bytes: 0,
+            diagnostics: vec![d],
+        }
+    }
+
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -60,13 +71,7 @@ pub fn read_item(item: &Item, structures: &Structures) -> ReadItem {
                 base,
             )
             .help("a message this large is not an SS-MIX2 message (attachments belong in extended storage)");
-            return ReadItem {
-                encoding: None,
-                message: None,
-                groups: None,
-                bytes: 0,
-                diagnostics: vec![d],
-            };
+            return ReadItem::unread(d);
         }
     }
     let bytes = match item_bytes(item) {
@@ -74,13 +79,7 @@ pub fn read_item(item: &Item, structures: &Structures) -> ReadItem {
         Err(e) => {
             let d = Diagnostic::error("S003", "file cannot be read", base)
                 .help(format!("the operating system said: {}", e.kind()));
-            return ReadItem {
-                encoding: None,
-                message: None,
-                groups: None,
-                bytes: 0,
-                diagnostics: vec![d],
-            };
+            return ReadItem::unread(d);
         }
     };
     let mut out = parse_bytes(&bytes, structures, &base);
