@@ -648,7 +648,13 @@ fn escape_problems(
 ) {
     let mut esc_buf = [0u8; 4];
     let esc_bytes = esc.encode_utf8(&mut esc_buf).as_bytes();
-    if memchr::memmem::find(text.as_bytes(), esc_bytes).is_none() {
+    // MSH-2 always holds the escape character; most messages have it nowhere else, and
+    // then there is nothing to scan field by field.
+    let after_msh2 = segments
+        .first()
+        .and_then(|s| fields.get(s.first_field as usize + 1))
+        .map_or(0, |&(_, end)| end as usize);
+    if memchr::memmem::find(&text.as_bytes()[after_msh2.min(text.len())..], esc_bytes).is_none() {
         return;
     }
     let mut occurrences: std::collections::HashMap<&str, usize> = Default::default();
