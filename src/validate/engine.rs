@@ -88,6 +88,8 @@ struct Ctx<'a> {
     /// Operation lists as sets, for membership per record (`$dm_usubjid` holds every
     /// subject: cloning and scanning it per record is quadratic).
     sets: HashMap<String, HashSet<String>>,
+    /// The frame's `--` prefix, computed once (names are resolved per record).
+    prefix: String,
 }
 
 /// Dataset class from the library, else guessed from the topic variable.
@@ -593,6 +595,7 @@ fn evaluate(
         study,
         lib,
         table,
+        prefix: prefix_of(&frame.domain),
         frame,
         ops: HashMap::new(),
         cache: HashMap::new(),
@@ -771,8 +774,8 @@ fn sort_dates(a: &str, b: &str) -> Option<std::cmp::Ordering> {
 }
 
 impl Ctx<'_> {
-    fn prefix(&self) -> String {
-        prefix_of(&self.frame.domain)
+    fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// A rule's variable name with `--` replaced by the domain prefix; borrowed when there
