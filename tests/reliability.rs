@@ -165,6 +165,17 @@ fn issue13_a_short_key_and_an_unknown_format_are_refused() {
     );
 }
 
+/// A `kakehashi synth` archive of `patients` under `dir/archive`.
+fn synth_archive(dir: &Path, patients: usize) -> PathBuf {
+    let root = dir.join("archive");
+    let opts = kakehashi::synth::SynthOptions {
+        patients,
+        ..Default::default()
+    };
+    kakehashi::synth::generate(&opts, &root).unwrap();
+    root
+}
+
 // --- Reconciliation under corruption ---------------------------------------------------
 
 /// How a message is damaged; each must yield a located diagnostic.
@@ -291,12 +302,7 @@ fn diagnostics(path: &Path) -> Vec<Value> {
 #[test]
 fn issue13_every_corrupted_message_is_accounted_for_and_untouched_patients_are_unchanged() {
     let t = tempfile::tempdir().unwrap();
-    let root = t.path().join("archive");
-    let opts = kakehashi::synth::SynthOptions {
-        patients: 60,
-        ..Default::default()
-    };
-    kakehashi::synth::generate(&opts, &root).unwrap();
+    let root = synth_archive(t.path(), 60);
     let clean_out = t.path().join("clean");
     let o = convert(&one_pass(&root, &study(), &["--demo-key"], &clean_out));
     assert_eq!(
@@ -511,12 +517,7 @@ fn convert_cmd(root: &Path, out: &Path) -> Command {
 #[test]
 fn issue13_a_run_killed_at_any_moment_leaves_the_previous_output_whole() {
     let t = tempfile::tempdir().unwrap();
-    let root = t.path().join("archive");
-    let opts = kakehashi::synth::SynthOptions {
-        patients: 2000,
-        ..Default::default()
-    };
-    kakehashi::synth::generate(&opts, &root).unwrap();
+    let root = synth_archive(t.path(), 2000);
     // The uninterrupted run, timed so the kills can be placed inside it.
     let reference = t.path().join("reference");
     let started = std::time::Instant::now();
@@ -607,12 +608,7 @@ fn run_measured(mut c: Command) -> (std::process::Output, u64) {
 /// A small synth archive with one current message replaced by `bytes`; returns the root
 /// and the replaced file.
 fn archive_with(t: &Path, bytes: &[u8]) -> (PathBuf, PathBuf) {
-    let root = t.join("archive");
-    let opts = kakehashi::synth::SynthOptions {
-        patients: 3,
-        ..Default::default()
-    };
-    kakehashi::synth::generate(&opts, &root).unwrap();
+    let root = synth_archive(t, 3);
     let (_, f, _) = current_files(&root)
         .into_iter()
         .find(|(_, p, standard)| *standard && p.to_string_lossy().contains("OML-11"))

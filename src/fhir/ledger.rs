@@ -48,26 +48,35 @@ pub enum Outcome {
 }
 
 impl Ledger {
+    /// Applies `f` to a data type's entry; its key is allocated only the first time (this
+    /// runs per file).
+    fn with(&mut self, data_type: &str, f: impl FnOnce(&mut TypeLedger)) {
+        match self.data_types.get_mut(data_type) {
+            Some(t) => f(t),
+            None => {
+                let mut t = TypeLedger::default();
+                f(&mut t);
+                self.data_types.insert(data_type.to_owned(), t);
+            }
+        }
+    }
     pub fn found(&mut self, data_type: &str) {
-        self.data_types
-            .entry(data_type.to_owned())
-            .or_default()
-            .files += 1;
+        self.with(data_type, |t| t.files += 1);
     }
     pub fn superseded(&mut self, data_type: &str) {
-        self.data_types
-            .entry(data_type.to_owned())
-            .or_default()
-            .superseded += 1;
+        self.with(data_type, |t| t.superseded += 1);
     }
     pub fn deleted(&mut self, data_type: &str) {
-        self.data_types
-            .entry(data_type.to_owned())
-            .or_default()
-            .deleted += 1;
+        self.with(data_type, |t| t.deleted += 1);
     }
     pub fn message(&mut self, data_type: &str, outcome: Outcome) {
-        let t = self.data_types.entry(data_type.to_owned()).or_default();
+        self.with(data_type, |t| t.record(outcome));
+    }
+}
+
+impl TypeLedger {
+    fn record(&mut self, outcome: Outcome) {
+        let t = self;
         t.messages += 1;
         match outcome {
             Outcome::Converted { first_error } => {
@@ -79,7 +88,9 @@ impl Ledger {
             Outcome::Rejected { code } => *t.rejected.entry(code.to_owned()).or_default() += 1,
         }
     }
+}
 
+impl Ledger {
     /// Counts walk diagnostics that stand for an entry not read.
     pub fn walk_diagnostic(&mut self, d: &Diagnostic) {
         if let Some(code) = ENTRY_CODES.iter().find(|c| **c == d.code) {

@@ -33,21 +33,24 @@ pub struct SdtmLedger {
     pub records_outside_date_window: usize,
 }
 
-fn kind(r: &Value) -> String {
+fn kind(r: &Value) -> &str {
     r.get("resourceType")
         .and_then(Value::as_str)
         .unwrap_or("(no resourceType)")
-        .to_owned()
 }
 
 impl SdtmLedger {
-    /// A resource given to the engine and what it gave.
+    /// A resource given to the engine and what it gave (per resource: the type's key is
+    /// allocated only the first time it is seen).
     pub fn resource(&mut self, r: &Value, outcome: Result<(), &str>) {
-        let e = self.resources.entry(kind(r)).or_default();
-        e.read += 1;
-        match outcome {
-            Ok(()) => e.gave_records += 1,
-            Err(why) => *e.gave_none.entry(why.to_owned()).or_default() += 1,
+        let k = kind(r);
+        match self.resources.get_mut(k) {
+            Some(e) => e.add(outcome),
+            None => {
+                let mut e = ResourceLedger::default();
+                e.add(outcome);
+                self.resources.insert(k.to_owned(), e);
+            }
         }
     }
 
@@ -97,5 +100,16 @@ impl SdtmLedger {
                 .help("this is a kakehashi defect: please report it with reconciliation.json")
             })
             .collect()
+    }
+}
+
+impl ResourceLedger {
+    fn add(&mut self, outcome: Result<(), &str>) {
+        let e = self;
+        e.read += 1;
+        match outcome {
+            Ok(()) => e.gave_records += 1,
+            Err(why) => *e.gave_none.entry(why.to_owned()).or_default() += 1,
+        }
     }
 }

@@ -1028,7 +1028,7 @@ impl Ctx<'_> {
                     }
                 }
                 // No list for this row (no group key): nothing to say.
-                let Some(list) = self.list_of(&at(c, "value"), r) else {
+                let Some(list) = self.list_of(at(c, "value"), r) else {
                     return false;
                 };
                 let x = part(&ts);
@@ -1040,7 +1040,7 @@ impl Ctx<'_> {
                 }
             }
             "is_contained_by_case_insensitive" | "is_not_contained_by_case_insensitive" => {
-                let list = self.list_of(&at(c, "value"), r).unwrap_or_default();
+                let list = self.list_of(at(c, "value"), r).unwrap_or_default();
                 let inside = list.iter().any(|v| ci(v) == ci(&ts));
                 if op.contains("not") {
                     !inside
@@ -1058,7 +1058,7 @@ impl Ctx<'_> {
                 }
             }
             "contains_all" | "not_contains_all" => {
-                let want = self.list_of(&at(c, "value"), r).unwrap_or_default();
+                let want = self.list_of(at(c, "value"), r).unwrap_or_default();
                 let have: HashSet<String> = match self.ops.get(name) {
                     Some(Op::List(l)) => l.iter().cloned().collect(),
                     _ if name == "variable_name" => {
@@ -1075,7 +1075,7 @@ impl Ctx<'_> {
             }
             "shares_no_elements_with" => {
                 let a = self.list_of(&Value::from(name), r).unwrap_or_default();
-                let b = self.list_of(&at(c, "value"), r).unwrap_or_default();
+                let b = self.list_of(at(c, "value"), r).unwrap_or_default();
                 !a.iter().any(|x| b.contains(x))
             }
             "matches_regex" | "prefix_matches_regex" | "suffix_matches_regex" => {
@@ -1130,7 +1130,7 @@ impl Ctx<'_> {
             }
             "is_not_ordered_subset_of" => {
                 let a = parse_list(&ts);
-                let b = self.list_of(&at(c, "value"), r).unwrap_or_default();
+                let b = self.list_of(at(c, "value"), r).unwrap_or_default();
                 let pos: Vec<Option<usize>> =
                     a.iter().map(|x| b.iter().position(|y| y == x)).collect();
                 pos.iter().any(Option::is_none) || pos.windows(2).any(|w| w[0] > w[1])
@@ -1520,7 +1520,7 @@ impl Ctx<'_> {
                     self.lib
                         .variables_where(&self.frame.domain, key, val)
                         .into_iter()
-                        .map(|v| v.replace("--", &self.prefix()))
+                        .map(|v| v.replace("--", self.prefix()))
                         .collect(),
                 )
             }
@@ -1550,7 +1550,7 @@ impl Ctx<'_> {
                     self.lib
                         .variables_with_core(&self.frame.domain, core)
                         .into_iter()
-                        .map(|v| v.replace("--", &self.prefix()))
+                        .map(|v| v.replace("--", self.prefix()))
                         .collect(),
                 )
             }
@@ -1560,7 +1560,7 @@ impl Ctx<'_> {
                 self.lib
                     .variable_order(&self.frame.domain)
                     .into_iter()
-                    .map(|v| v.replace("--", &self.prefix()))
+                    .map(|v| v.replace("--", self.prefix()))
                     .collect(),
             ),
             "min_date" | "max_date" => {
