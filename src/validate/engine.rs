@@ -1464,18 +1464,21 @@ impl Ctx<'_> {
             "dataset_names" => Op::List(self.study.tables.iter().map(|t| t.name.clone()).collect()),
             // The DOMAIN value of each dataset, as the reference engine lists them: a dataset
             // without one (SUPP--, or a file whose DOMAIN column is missing) lists "".
-            "study_domains" => Op::List(
-                self.study
-                    .tables
-                    .iter()
-                    .map(|t| {
-                        t.col("DOMAIN")
-                            .and_then(|i| t.rows.iter().map(|r| &r[i]).find(|v| !v.is_null()))
-                            .map(|v| v.text().trim().to_owned())
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-            ),
+            // (each value once, as the reference engine's set of them)
+            "study_domains" => {
+                let mut seen: Vec<String> = Vec::new();
+                for t in &self.study.tables {
+                    let d = t
+                        .col("DOMAIN")
+                        .and_then(|i| t.rows.iter().map(|r| &r[i]).find(|v| !v.is_null()))
+                        .map(|v| v.text().trim().to_owned())
+                        .unwrap_or_default();
+                    if !seen.contains(&d) {
+                        seen.push(d);
+                    }
+                }
+                Op::List(seen)
+            }
             "get_column_order_from_dataset" => Op::List(
                 self.table
                     .map(|t| t.columns.iter().map(|c| c.name.clone()).collect())
@@ -1513,16 +1516,41 @@ impl Ctx<'_> {
                     _ => return None,
                 }))
             }
-            "get_model_filtered_variables" => {
-                let key = op["key_name"].as_str().unwrap_or("role");
-                let val = op["key_value"].as_str().unwrap_or("");
-                Op::List(
-                    self.lib
-                        .variables_where(&self.frame.domain, key, val)
-                        .into_iter()
-                        .map(|v| v.replace("--", self.prefix()))
-                        .collect(),
-                )
+            // Class-level metadata as the reference engine reads it (`sdtm_model`): the
+            // model's variables for the class, or the standard's with the SDTMIG entries in
+            // place; filtered by a metadata key when the rule gives one.
+            "get_model_filtered_variables"
+            | "get_model_column_order"
+            | "get_column_order_from_library"
+            | "get_dataset_filtered_variables"
+            | "required_variables"
+            | "expected_variables" => {
+                let vars = if matches!(kind, "get_model_filtered_variables" | "get_model_column_order") {
+                    self.lib.model_variables(&self.frame.domain, &self.frame.cols)
+                } else {
+                    self.lib.standard_variables(&self.frame.domain, &self.frame.cols)
+                };
+                let filter: Option<(&str, &str)> = match kind {
+                    "required_variables" => Some(("core", "Req")),
+                    "expected_variables" => Some(("core", "Exp")),
+                    _ => op["key_name"].as_str().map(|k| (k, op["key_value"].as_str().unwrap_or(""))),
+                };
+                let mut names: Vec<String> = Vec::new();
+                for v in vars {
+                    let keep = match filter {
+                        Some(("core", want)) => v.core == want,
+                        Some(("role", want)) => v.role == want,
+                        Some(_) => false,
+                        None => true,
+                    };
+                    if keep && !names.contains(&v.name) {
+                        names.push(v.name);
+                    }
+                }
+                if kind == "get_dataset_filtered_variables" {
+                    names.retain(|n| self.frame.col(n).is_some());
+                }
+                Op::List(names)
             }
             // The dataset's own label (as submitted), else the standard's.
             "domain_label" => Op::Scalar(V::Str(
@@ -1533,36 +1561,43 @@ impl Ctx<'_> {
                     .unwrap_or_default(),
             )),
             "domain_is_custom" => Op::Scalar(V::Str(
-                if self.lib.class_of(&self.frame.domain).is_none() {
+                if self.lib.is_custom(&self.frame.domain) {
                     "True"
                 } else {
                     "False"
                 }
                 .into(),
             )),
-            "required_variables" | "expected_variables" => {
-                let core = if kind == "required_variables" {
-                    "Req"
-                } else {
-                    "Exp"
-                };
-                Op::List(
-                    self.lib
-                        .variables_with_core(&self.frame.domain, core)
-                        .into_iter()
-                        .map(|v| v.replace("--", self.prefix()))
-                        .collect(),
-                )
+            // Per record, the model variables of the parent dataset the record's RDOMAIN
+            // names (SUPP-- QNAMs must not reuse them).
+            "get_parent_model_column_order" => {
+                let rd = self.frame.col("RDOMAIN");
+                let mut by_domain: HashMap<String, Option<Vec<String>>> = HashMap::new();
+                let lists = self
+                    .frame
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let d = rd.map(|i| r[i].text()).unwrap_or_default();
+                        by_domain
+                            .entry(d.clone())
+                            .or_insert_with(|| {
+                                let parent = self.study.tables.iter().find(|t| t.domain() == d)?;
+                                let cols: Vec<String> =
+                                    parent.columns.iter().map(|c| c.name.clone()).collect();
+                                let mut names: Vec<String> = Vec::new();
+                                for v in self.lib.model_variables(&d, &cols) {
+                                    if !names.contains(&v.name) {
+                                        names.push(v.name);
+                                    }
+                                }
+                                Some(names)
+                            })
+                            .clone()
+                    })
+                    .collect();
+                Op::PerRowList(lists)
             }
-            "get_model_column_order"
-            | "get_column_order_from_library"
-            | "get_parent_model_column_order" => Op::List(
-                self.lib
-                    .variable_order(&self.frame.domain)
-                    .into_iter()
-                    .map(|v| v.replace("--", self.prefix()))
-                    .collect(),
-            ),
             "min_date" | "max_date" => {
                 let t = table_of(&domain)?;
                 let c = t.col(name.as_deref()?)?;

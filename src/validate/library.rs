@@ -21,6 +21,16 @@ pub struct LibVar {
     /// The SDTMIG's described value domain (`ISO 8601 datetime or interval`, `ISO 8601
     /// duration`, `MedDRA`), empty when none.
     pub described: String,
+    /// Added from the SDTM model's timing variables, not in the SDTMIG domain table.
+    pub from_model: bool,
+}
+
+/// A variable as the class-level rules see it: name (prefix applied), role, core.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StdVar {
+    pub name: String,
+    pub role: String,
+    pub core: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -131,6 +141,7 @@ impl Library {
                             .collect()
                     })
                     .unwrap_or_default(),
+                from_model: false,
             });
         }
         lib.add_model_timing();
@@ -195,6 +206,7 @@ impl Library {
                     } else {
                         String::new()
                     },
+                    from_model: true,
                 });
             }
             for v in vars.iter_mut() {

@@ -8,6 +8,7 @@ pub mod library;
 pub mod report;
 pub mod rule;
 pub mod rules;
+pub mod sdtm_model;
 pub mod standards;
 
 pub use data::{load_folder, Study};
