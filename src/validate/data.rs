@@ -488,7 +488,10 @@ fn norm_value(v: &str) -> String {
     }
     if let Some((int, frac)) = t.split_once('.') {
         if !int.is_empty()
-            && int.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())
+            && int
+                .trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
             && !frac.is_empty()
             && frac.bytes().all(|b| b == b'0')
         {
@@ -513,9 +516,8 @@ pub fn case_agrees(
     if want.iter().any(|k| k.3 == NOT_IN_DATASET) {
         return want == got;
     }
-    let reported = |k: &(String, String, String, String)| {
-        want.iter().any(|w| w.0 == k.0 && w.1 == k.1)
-    };
+    let reported =
+        |k: &(String, String, String, String)| want.iter().any(|w| w.0 == k.0 && w.1 == k.1);
     got.iter()
         .filter(|k| !(k.3 == NOT_IN_DATASET && reported(k)))
         .eq(want.iter())

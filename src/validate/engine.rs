@@ -1525,15 +1525,22 @@ impl Ctx<'_> {
             | "get_dataset_filtered_variables"
             | "required_variables"
             | "expected_variables" => {
-                let vars = if matches!(kind, "get_model_filtered_variables" | "get_model_column_order") {
-                    self.lib.model_variables(&self.frame.domain, &self.frame.cols)
+                let vars = if matches!(
+                    kind,
+                    "get_model_filtered_variables" | "get_model_column_order"
+                ) {
+                    self.lib
+                        .model_variables(&self.frame.domain, &self.frame.cols)
                 } else {
-                    self.lib.standard_variables(&self.frame.domain, &self.frame.cols)
+                    self.lib
+                        .standard_variables(&self.frame.domain, &self.frame.cols)
                 };
                 let filter: Option<(&str, &str)> = match kind {
                     "required_variables" => Some(("core", "Req")),
                     "expected_variables" => Some(("core", "Exp")),
-                    _ => op["key_name"].as_str().map(|k| (k, op["key_value"].as_str().unwrap_or(""))),
+                    _ => op["key_name"]
+                        .as_str()
+                        .map(|k| (k, op["key_value"].as_str().unwrap_or(""))),
                 };
                 let mut names: Vec<String> = Vec::new();
                 for v in vars {

@@ -21,6 +21,7 @@ const RS: &str = "Result Qualifier";
 pub type ModelVar = (&'static str, &'static str);
 
 /// §3.1.4 Identifiers for All Classes.
+#[rustfmt::skip]
 pub const IDENTIFIERS: &[ModelVar] = &[
     ("STUDYID", ID), ("DOMAIN", ID), ("USUBJID", ID), ("POOLID", ID), ("SPDEVID", ID),
     ("NHOID", ID), ("FETUSID", ID), ("FOCID", ID), ("--SEQ", ID), ("--GRPID", ID),
@@ -29,6 +30,7 @@ pub const IDENTIFIERS: &[ModelVar] = &[
 ];
 
 /// §3.1.5 Timing Variables for All Classes.
+#[rustfmt::skip]
 pub const TIMING: &[ModelVar] = &[
     ("VISITNUM", TM), ("VISIT", TM), ("VISITDY", TM), ("TAETORD", TM), ("EPOCH", TM),
     ("RPHASE", TM), ("RPPLDY", TM), ("RPPLSTDY", TM), ("RPPLENDY", TM), ("--DTC", TM),
@@ -43,6 +45,7 @@ pub const TIMING: &[ModelVar] = &[
 ];
 
 /// §3.1.1 The Interventions Observation Class.
+#[rustfmt::skip]
 pub const INTERVENTIONS: &[ModelVar] = &[
     ("--TRT", T), ("--MODIFY", SQ), ("--DECOD", SQ), ("--MOOD", RQ), ("--CAT", GQ),
     ("--SCAT", GQ), ("--PRESP", VQ), ("--OCCUR", RQ), ("--REASOC", RQ), ("--STAT", RQ),
@@ -56,6 +59,7 @@ pub const INTERVENTIONS: &[ModelVar] = &[
 ];
 
 /// §3.1.2 The Events Observation Class.
+#[rustfmt::skip]
 pub const EVENTS: &[ModelVar] = &[
     ("--TERM", T), ("--MODIFY", SQ), ("--LLT", VQ), ("--LLTCD", VQ), ("--DECOD", SQ),
     ("--EVDTYP", VQ), ("--PTCD", VQ), ("--HLT", VQ), ("--HLTCD", VQ), ("--HLGT", VQ),
@@ -72,6 +76,7 @@ pub const EVENTS: &[ModelVar] = &[
 ];
 
 /// §3.1.3 The Findings Observation Class.
+#[rustfmt::skip]
 pub const FINDINGS: &[ModelVar] = &[
     ("--TESTCD", T), ("--TEST", SQ), ("--SBMRKS", VQ), ("--CELSTA", VQ), ("--CSMRKS", VQ),
     ("--CNTMOD", RQ), ("--EPCHGI", RQ), ("--TSTCND", VQ), ("--CNDAGT", RQ), ("--BDAGNT", VQ),
@@ -96,9 +101,11 @@ pub const FINDINGS: &[ModelVar] = &[
 ];
 
 /// §3.1.3.1 Findings About: the Findings variables with --OBJ after --TEST.
+#[rustfmt::skip]
 pub const FINDINGS_ABOUT_EXTRA: &[ModelVar] = &[("--OBJ", RQ)];
 
 /// §4 Associated Persons: identifiers added to every AP-- domain (USUBJID is not used).
+#[rustfmt::skip]
 pub const ASSOCIATED_PERSONS: &[ModelVar] =
     &[("APID", ID), ("RSUBJID", ID), ("RDEVID", ID), ("SREL", ID)];
 
@@ -121,7 +128,6 @@ pub fn class_variables(class: &str) -> Option<Vec<ModelVar>> {
 
 use super::library::{Library, StdVar};
 
-
 /// How the reference engine (CDISC CORE) reads a dataset name for class-level metadata:
 /// SUPP--/SQ-- are SUPPQUAL, AP-- is the parent domain plus the AP identifiers.
 struct Target {
@@ -136,12 +142,24 @@ fn target(dataset: &str) -> Target {
     let up = dataset.to_uppercase();
     if (up.starts_with("SUPP") || up.starts_with("SQ")) && up.len() > 2 {
         let ap = up.starts_with("SQAP");
-        return Target { domain: "SUPPQUAL".into(), prefix: up, ap };
+        return Target {
+            domain: "SUPPQUAL".into(),
+            prefix: up,
+            ap,
+        };
     }
     if let Some(rest) = up.strip_prefix("AP").filter(|r| !r.is_empty()) {
-        return Target { domain: rest.into(), prefix: rest.into(), ap: true };
+        return Target {
+            domain: rest.into(),
+            prefix: rest.into(),
+            ap: true,
+        };
     }
-    Target { domain: up.clone(), prefix: up, ap: false }
+    Target {
+        domain: up.clone(),
+        prefix: up,
+        ap: false,
+    }
 }
 
 fn expand(vars: &[ModelVar], prefix: &str, out: &mut Vec<StdVar>) {
@@ -183,7 +201,11 @@ impl Library {
             return Some(c.to_uppercase());
         }
         let p: String = t.prefix.chars().take(2).collect();
-        let has = |s: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(&format!("{p}{s}")));
+        let has = |s: &str| {
+            columns
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&format!("{p}{s}")))
+        };
         Some(
             if has("TERM") {
                 "EVENTS"
@@ -192,7 +214,11 @@ impl Library {
             } else if columns.iter().any(|c| c == "QNAM") {
                 "RELATIONSHIP"
             } else if has("TESTCD") {
-                if has("OBJ") { "FINDINGS ABOUT" } else { "FINDINGS" }
+                if has("OBJ") {
+                    "FINDINGS ABOUT"
+                } else {
+                    "FINDINGS"
+                }
             } else {
                 return None;
             }
@@ -202,10 +228,18 @@ impl Library {
 
     /// The SDTMIG's own table for a standard domain (model timing additions left out).
     fn ig_variables(&self, domain: &str) -> Vec<StdVar> {
-        let mut v: Vec<_> = self.variables(domain).iter().filter(|v| !v.from_model).collect();
+        let mut v: Vec<_> = self
+            .variables(domain)
+            .iter()
+            .filter(|v| !v.from_model)
+            .collect();
         v.sort_by_key(|v| v.order);
         v.into_iter()
-            .map(|v| StdVar { name: v.name.clone(), role: v.role.clone(), core: v.core.clone() })
+            .map(|v| StdVar {
+                name: v.name.clone(),
+                role: v.role.clone(),
+                core: v.core.clone(),
+            })
             .collect()
     }
 
@@ -241,7 +275,11 @@ impl Library {
         let t = target(dataset);
         let class = self.model_class(dataset, columns).unwrap_or_default();
         let Some([ids, class_vars, timing]) = self.sections(&class, &t) else {
-            return if self.is_custom(dataset) { vec![] } else { self.ig_variables(&t.domain) };
+            return if self.is_custom(dataset) {
+                vec![]
+            } else {
+                self.ig_variables(&t.domain)
+            };
         };
         let (n_ids, n_timing) = (ids.len(), timing.len());
         let mut out: Vec<StdVar> = ids.into_iter().chain(class_vars).chain(timing).collect();
@@ -286,7 +324,10 @@ mod tests {
             assert_eq!(names.len(), n, "{name} has a duplicate");
         }
         let fa = class_variables("FINDINGS ABOUT").unwrap();
-        assert_eq!(&fa[..3].iter().map(|v| v.0).collect::<Vec<_>>(), &["--TESTCD", "--TEST", "--OBJ"]);
+        assert_eq!(
+            &fa[..3].iter().map(|v| v.0).collect::<Vec<_>>(),
+            &["--TESTCD", "--TEST", "--OBJ"]
+        );
         assert!(class_variables("SPECIAL PURPOSE").is_none());
     }
 }
