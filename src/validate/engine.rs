@@ -37,17 +37,17 @@ enum Op {
 }
 
 /// The rows a rule looks at.
-struct Frame {
+pub(super) struct Frame {
     dataset: String,
-    domain: String,
-    cols: Vec<String>,
-    rows: Arc<Vec<Vec<V>>>,
+    pub(super) domain: String,
+    pub(super) cols: Vec<String>,
+    pub(super) rows: Arc<Vec<Vec<V>>>,
     /// Record number of each row in its dataset (None for metadata frames).
-    records: Vec<Option<usize>>,
+    pub(super) records: Vec<Option<usize>>,
 }
 
 impl Frame {
-    fn col(&self, name: &str) -> Option<usize> {
+    pub(super) fn col(&self, name: &str) -> Option<usize> {
         self.cols.iter().position(|c| c.eq_ignore_ascii_case(name))
     }
 }
@@ -112,12 +112,7 @@ struct Ctx<'a> {
 fn class_of(t: &Table, lib: &Library) -> String {
     let d = t.domain();
     if let Some(c) = lib.class_of(&d) {
-        // Findings About is a Findings specialisation for scoping.
-        return if c == "FINDINGS ABOUT" {
-            "FINDINGS".into()
-        } else {
-            c
-        };
+        return c;
     }
     if t.name.starts_with("SUPP") || t.name == "RELREC" {
         return "RELATIONSHIP".into();
@@ -164,17 +159,16 @@ fn domain_matches(pattern: &str, t: &Table) -> bool {
 fn in_scope(rule: &Rule, t: &Table, lib: &Library) -> bool {
     let s = &rule.scope;
     let class = class_of(t, lib);
-    let class_ok = |list: &Vec<String>| {
-        list.iter()
-            .any(|c| c.eq_ignore_ascii_case("ALL") || c.eq_ignore_ascii_case(&class))
+    // Findings About is a Findings specialisation: a rule scoped to either class sees it.
+    let is = |c: &String| {
+        c.eq_ignore_ascii_case(&class)
+            || (class == "FINDINGS ABOUT" && c.eq_ignore_ascii_case("FINDINGS"))
     };
+    let class_ok = |list: &Vec<String>| list.iter().any(|c| c.eq_ignore_ascii_case("ALL") || is(c));
     if !s.include_classes.is_empty() && !class_ok(&s.include_classes) {
         return false;
     }
-    if s.exclude_classes
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case(&class))
-    {
+    if s.exclude_classes.iter().any(is) {
         return false;
     }
     if !s.include_domains.is_empty() && !s.include_domains.iter().any(|d| domain_matches(d, t)) {
@@ -301,6 +295,11 @@ fn record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
                 );
                 continue;
             }
+            if other.name == "RELREC" && keys.is_empty() {
+                let wildcard = m["Wildcard"].as_str().unwrap_or("**");
+                super::relrec::merge(&mut frame, study, other, wildcard);
+                continue;
+            }
             let child = m["Child"].as_bool().unwrap_or(false) || other.name == "RELREC";
             join(&mut frame, other, &keys, child);
         }
@@ -365,7 +364,7 @@ fn join_parents(frame: &mut Frame, study: &Study, t: &Table) {
 }
 
 /// Key text for joins: numbers in shortest form, so `1`, `1.0` and `1.00` meet.
-fn key_text(v: &V) -> String {
+pub(super) fn key_text(v: &V) -> String {
     match v {
         V::Num(x) => format!("{x}"),
         V::Str(s) => match s.trim().parse::<f64>() {

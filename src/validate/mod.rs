@@ -5,6 +5,7 @@
 pub mod data;
 pub mod engine;
 pub mod library;
+pub mod relrec;
 pub mod report;
 pub mod rule;
 pub mod rules;
