@@ -88,13 +88,12 @@ const DISAGREEMENTS: &[(&str, &str)] = &[
     ("CORE-000355", "SENDIG 3.1 cases (their .env): SENDIG's required variables (EX without USUBJID, EXDOSFRQ and EXROUTE Req), not in ../shared"),
     ("CORE-000356", "SENDIG 3.1 cases (their .env): SENDIG's required variables, not in ../shared"),
     ("CORE-000376", "TIG 1.0 case (its .env): custom domains of the TIG, whose metadata is not in ../shared"),
-    ("CORE-000535", "target_is_not_sorted_by: partial dates (`2005-10`) sort differently in the reference engine"),
     ("CORE-000575", "SDTMIG 3.3 and SENDIG 3.1 cases (their .env): their timing variables are those of SDTM v1.7 / SEND, which lack SDTM v2.0's --XDY, --CHDY, --PTFL, --PDUR"),
     ("CORE-000718", "the corpus has this rule's positive and negative cases the wrong way round (the positive case expects 12 findings)"),
     ("CORE-000783", "the expected rows add STUDYID and USUBJID, which the rule's Output Variables (QNAM, $model_variables) do not name; the findings themselves agree"),
     ("CORE-000864", "SM has SMENDY without SMENDTC but is not reported, while CORE-000862's case reports SM in the same situation"),
     ("CORE-000866", "its positive case flags equal --DTC/--ENDTC, which date_greater_than_or_equal_to must report"),
-    ("CORE-000929", "define.xml codelist checks against CT codes (define_variable_codelist_coded_codes) are not implemented; negative/01 is also an SDTMIG 3.3 case"),
+    ("CORE-000929", "negative/01 is an SDTMIG 3.3 case (its .env) whose expected DOMAIN codelist is that of an older CT release than the CT 2025-03 we embed"),
     ("CORE-001034", "SDTMIG 3.3 cases (their .env); record_count grouped by an operation's list of variables with a regex on dates is not implemented"),
 ];
 
@@ -112,7 +111,7 @@ fn cdisc_open_rules_score() {
     let pct = 100.0 * agree as f64 / total as f64;
     println!("CDISC Open Rules (SDTMIG): {agree}/{total} cases agree ({pct:.1}%), {} rules with a disagreement", dis.len());
     assert_eq!(total, 916, "the corpus has 916 cases");
-    assert!(agree >= 895, "score fell below 895/916 (97.7%)");
+    assert!(agree >= 897, "score fell below 897/916 (97.9%)");
     let unexplained: Vec<&String> = dis
         .keys()
         .filter(|r| !DISAGREEMENTS.iter().any(|(id, _)| id == r))

@@ -52,6 +52,15 @@ impl Frame {
     }
 }
 
+/// The items of a value printed as a Python list (`['C49562', 'C49563']`).
+fn list_items(s: &str) -> Option<Vec<&str>> {
+    let inner = s.strip_prefix('[')?.strip_suffix(']')?;
+    if inner.is_empty() {
+        return Some(vec![]);
+    }
+    Some(inner.split(", ").map(|x| x.trim_matches('\'')).collect())
+}
+
 fn py_list(items: &[String]) -> String {
     format!(
         "[{}]",
@@ -229,6 +238,24 @@ pub fn run(rule: &Rule, study: &Study, lib: &Library) -> Vec<Finding> {
                         records: vec![Some(1)],
                     },
                     "Value Check with Dataset Metadata" => value_frame(t),
+                    "Define Item Metadata Check"
+                    | "Define Item Metadata Check against Library Metadata" => {
+                        let rows = study
+                            .define
+                            .as_deref()
+                            .and_then(|x| super::define_items::rows(x, &t.name))
+                            .unwrap_or_default();
+                        Frame {
+                            dataset: t.name.clone(),
+                            domain: t.domain(),
+                            cols: super::define_items::COLUMNS
+                                .iter()
+                                .map(|c| c.to_string())
+                                .collect(),
+                            records: (1..=rows.len()).map(Some).collect(),
+                            rows: rows.into(),
+                        }
+                    }
                     _ => record_frame(rule, study, t),
                 };
                 evaluate(rule, study, lib, Some(t), frame, &mut out);
@@ -1022,7 +1049,11 @@ impl Ctx<'_> {
                             .sets
                             .entry(id.to_owned())
                             .or_insert_with(|| l.iter().cloned().collect());
-                        let inside = set.contains(&part(&ts));
+                        // A list value (define codelist codes) is inside when all of it is.
+                        let inside = match list_items(&ts) {
+                            Some(items) => items.iter().all(|x| set.contains(*x)),
+                            None => set.contains(&part(&ts)),
+                        };
                         return if op.contains("not") { !inside } else { inside };
                     }
                 }
@@ -1308,13 +1339,50 @@ impl Ctx<'_> {
                 let groups = groups_within();
                 let mut bad = vec![false; n];
                 for rows in groups.values() {
+                    // A partial date that contains another date of the group (`2005-10` and
+                    // `2005-10-06`) cannot be ordered against it: both are reported and
+                    // left out of the order check, as the reference engine does.
+                    let dates: Vec<(usize, String, usize)> = rows
+                        .iter()
+                        .filter_map(|&r| {
+                            let d = self.frame.rows[r][by].text().trim().to_owned();
+                            let p = date_parts(&d)?.len();
+                            Some((r, d, p))
+                        })
+                        .collect();
+                    let mut overlapping: HashSet<usize> = HashSet::new();
+                    for (i, (ra, da, pa)) in dates.iter().enumerate() {
+                        for (rb, db, pb) in &dates[i + 1..] {
+                            let (short, long) = if pa < pb { (da, db) } else { (db, da) };
+                            if pa != pb && long.starts_with(short.as_str()) {
+                                overlapping.insert(*ra);
+                                overlapping.insert(*rb);
+                            }
+                        }
+                    }
+                    for &r in &overlapping {
+                        bad[r] = true;
+                    }
+                    let rows: Vec<usize> = rows
+                        .iter()
+                        .copied()
+                        .filter(|r| !overlapping.contains(r))
+                        .collect();
                     let mut by_seq = rows.clone();
+                    // Missing sequence numbers sort last (as pandas sorts NaN).
                     by_seq.sort_by(|a, b| {
                         let (x, y) = (
                             self.frame.rows[*a][seq].num(),
                             self.frame.rows[*b][seq].num(),
                         );
-                        x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+                        match (x, y) {
+                            (Some(x), Some(y)) => {
+                                x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+                            }
+                            (None, Some(_)) => std::cmp::Ordering::Greater,
+                            (Some(_), None) => std::cmp::Ordering::Less,
+                            (None, None) => std::cmp::Ordering::Equal,
+                        }
                     });
                     let mut by_date = rows.clone();
                     by_date.sort_by(|a, b| {

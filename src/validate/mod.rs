@@ -3,6 +3,7 @@
 //! engine runs them ([`engine`]) with standard metadata when given ([`library`]).
 
 pub mod data;
+pub mod define_items;
 pub mod engine;
 pub mod library;
 pub mod relrec;
