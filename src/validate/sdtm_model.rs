@@ -7,6 +7,9 @@
 //! SUPP-- QNAMs that name a model variable) need the model, which CDISC publishes in its
 //! Library behind an API key. The model is small and changes once every few years.
 
+/// The model version these tables are.
+pub const VERSION: &str = "2.0";
+
 /// Roles, as the model names them.
 const T: &str = "Topic";
 const ID: &str = "Identifier";

@@ -151,6 +151,13 @@ impl Standards {
                 Library::parse(DATASETS, VARIABLES).expect("embedded SDTMIG metadata parses")
             }
         };
+        in_use.push(InUse {
+            standard: "SDTM model".into(),
+            version: super::sdtm_model::VERSION.into(),
+            source:
+                "embedded: class variables of SDTM v2.0 §3.1 and §4 (src/validate/sdtm_model.rs)"
+                    .into(),
+        });
         library.countries = Some(countries(COUNTRIES));
         library.ct = Some(match &o.ct {
             Some(p) => {
