@@ -38,6 +38,8 @@ pub enum Command {
     Show(show::Args),
     /// Write a deterministic synthetic SS-MIX2 archive.
     Synth(synth::Args),
+    /// Write a deterministic year of home and smart-device measurements (FHIR R4 Bulk NDJSON).
+    SynthPhr(synth::PhrArgs),
     /// SDTM conformance of a folder of datasets (XPT, Dataset-JSON, Open Rules CSV).
     Validate(Box<validate::Args>),
     /// Aggregate statistics (demographics, conditions, drugs, lab distributions, vital
@@ -65,6 +67,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(a) => inspect::run(a),
         Command::Show(a) => show::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::SynthPhr(a) => synth::run_phr(a),
         Command::Validate(a) => validate::run(*a),
         Command::Stats(a) => stats::run_stats(a),
         Command::Feasibility(a) => stats::run_feasibility(a),

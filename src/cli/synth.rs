@@ -45,3 +45,43 @@ pub fn run(a: Args) -> ExitCode {
         }
     }
 }
+
+#[derive(clap::Args, Debug)]
+pub struct PhrArgs {
+    /// Output folder for the NDJSON files (Patient, Device, Observation).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub subjects: usize,
+    /// Days of measurements per subject.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First measurement day (YYYY-MM-DD).
+    #[arg(long, default_value = "2024-01-01")]
+    pub start: chrono::NaiveDate,
+}
+
+pub fn run_phr(a: PhrArgs) -> ExitCode {
+    let opts = kakehashi::synth::phr::PhrOptions {
+        subjects: a.subjects,
+        days: a.days,
+        seed: a.seed,
+        start: a.start,
+    };
+    match kakehashi::synth::phr::write(&opts, &a.output) {
+        Ok((files, resources)) => {
+            eprintln!(
+                "wrote {resources} resources for {} subjects in {files} NDJSON files to {}",
+                a.subjects,
+                a.output.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write under {}: {e}", a.output.display());
+            ExitCode::from(2)
+        }
+    }
+}

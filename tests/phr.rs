@@ -1,0 +1,147 @@
+//! Home and smart-device measurements (issue 14): a year of `synth-phr` readings as Bulk
+//! NDJSON, converted to SDTM, checked against the generator's own numbers — every reading
+//! one VS record with its test code, time to the second and value, flagged self-measured in
+//! SUPPVS, body-composition codes in define.xml as extended terms, and the datasets clean
+//! under the full default validation.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use kakehashi::synth::phr::{generate, PhrOptions};
+
+fn opts() -> PhrOptions {
+    PhrOptions {
+        subjects: 4,
+        days: 365,
+        seed: 14,
+        start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+    }
+}
+
+#[test]
+fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndjson, out) = (dir.path().join("phr"), dir.path().join("out"));
+    let o = opts();
+    let st = Command::new(common::bin())
+        .args(["synth-phr", "-o"])
+        .arg(&ndjson)
+        .args(["--subjects", "4", "--days", "365", "--seed", "14"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let truth = generate(&o).readings;
+    assert!(
+        truth.len() > 4 * 300 * 9,
+        "a year of daily readings: {}",
+        truth.len()
+    );
+
+    let study = dir.path().join("study.yaml");
+    std::fs::write(&study, "study_id: PHR-01\n").unwrap();
+    let run = Command::new(common::bin())
+        .args(["convert", "sdtm"])
+        .arg(&ndjson)
+        .arg("--study")
+        .arg(&study)
+        .args(["--demo-key", "--format", "xpt,json,csv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr =
+        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("0 finding(s)"),
+        "the default validation is clean: {stderr}"
+    );
+
+    let vs = common::read_csv(&out.join("vs.csv"));
+    assert_eq!(
+        vs.len(),
+        truth.len(),
+        "one VS record per reading, none lost"
+    );
+    // Value by value: (test, local time to the second, standard numeric result).
+    let key = |t: &str, d: &str, v: f64| (t.to_owned(), d.to_owned(), format!("{v:.1}"));
+    let mut want: Vec<_> = truth
+        .iter()
+        .map(|r| key(r.vstestcd, &r.dtc, r.value))
+        .collect();
+    let mut got: Vec<_> = vs
+        .iter()
+        .map(|r| key(&r["VSTESTCD"], &r["VSDTC"], r["VSSTRESN"].parse().unwrap()))
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    for r in &vs {
+        assert_eq!(
+            r["VSORRES"].parse::<f64>().unwrap(),
+            r["VSSTRESN"].parse::<f64>().unwrap()
+        );
+    }
+    // Per subject: the same numbers of readings (subjects are pseudonymised).
+    let mut per_truth: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &truth {
+        *per_truth.entry(r.patient.as_str()).or_default() += 1;
+    }
+    let mut per_vs: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &vs {
+        *per_vs.entry(r["USUBJID"].as_str()).or_default() += 1;
+    }
+    let (mut a, mut b): (Vec<usize>, Vec<usize>) = (
+        per_truth.into_values().collect(),
+        per_vs.into_values().collect(),
+    );
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    // Blood pressure came as panels with components: one SYSBP and one DIABP per reading.
+    let count = |t: &str| vs.iter().filter(|r| r["VSTESTCD"] == t).count();
+    assert_eq!(count("SYSBP"), count("DIABP"));
+    assert_eq!(
+        count("SYSBP"),
+        truth.iter().filter(|r| r.vstestcd == "SYSBP").count()
+    );
+    for t in [
+        "WEIGHT", "FATPCT", "MUSCMASS", "TBW", "BMI", "TEMP", "PULSE",
+    ] {
+        assert!(count(t) > 0, "{t}");
+    }
+    // Every reading was self-measured with a device.
+    let supp = common::read_csv(&out.join("suppvs.csv"));
+    let selfm = supp
+        .iter()
+        .filter(|r| r["QNAM"] == "VSSELF" && r["QVAL"] == "Y")
+        .count();
+    assert_eq!(selfm, vs.len());
+    // Sponsor-defined test codes are declared as such.
+    let define = std::fs::read_to_string(out.join("define.xml")).unwrap();
+    for t in ["FATPCT", "MUSCMASS"] {
+        assert!(
+            define.contains(&format!("CodedValue=\"{t}\" def:ExtendedValue=\"Yes\"")),
+            "{t}"
+        );
+    }
+    // And the written folder validates with no findings on its own.
+    let v = Command::new(common::bin())
+        .arg("validate")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(
+        v.status.success() && text.contains(" 0 finding(s)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn issue14_synth_phr_is_deterministic() {
+    let (a, b) = (generate(&opts()), generate(&opts()));
+    assert_eq!(a.files, b.files);
+    assert_eq!(a.readings, b.readings);
+}
