@@ -226,7 +226,7 @@ fn cli_mappings_check_covers_the_sdtm_stage_too() {
         .unwrap();
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(
-        out.contains("ok: FHIR → SDTM: ") && out.contains("10 domains"),
+        out.contains("ok: FHIR → SDTM: ") && out.contains("12 domains"),
         "{out}"
     );
     // A broken SDTM file inside DIR/sdtm fails the same command, located.

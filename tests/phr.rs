@@ -145,3 +145,115 @@ fn issue14_synth_phr_is_deterministic() {
     assert_eq!(a.files, b.files);
     assert_eq!(a.readings, b.readings);
 }
+
+#[test]
+fn issue14_daily_summary_gives_one_mean_per_subject_test_and_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndjson, out) = (dir.path().join("phr"), dir.path().join("out"));
+    let o = PhrOptions {
+        subjects: 3,
+        days: 40,
+        seed: 7,
+        start: chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+    };
+    let st = Command::new(common::bin())
+        .args(["synth-phr", "-o"])
+        .arg(&ndjson)
+        .args([
+            "--subjects",
+            "3",
+            "--days",
+            "40",
+            "--seed",
+            "7",
+            "--start",
+            "2024-04-01",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let study = dir.path().join("study.yaml");
+    std::fs::write(&study, "study_id: PHR-02\n").unwrap();
+    let run = Command::new(common::bin())
+        .args(["convert", "sdtm"])
+        .arg(&ndjson)
+        .arg("--study")
+        .arg(&study)
+        .args([
+            "--demo-key",
+            "--daily-summary",
+            "--format",
+            "csv,json",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{text}");
+    assert!(text.contains("0 finding(s)"), "{text}");
+
+    // The generator's readings grouped by subject, test and day → (count, mean).
+    let mut want: BTreeMap<(String, String, String), (usize, f64)> = BTreeMap::new();
+    for r in generate(&o).readings {
+        let e = want
+            .entry((
+                r.patient.clone(),
+                r.vstestcd.to_owned(),
+                r.dtc[..10].to_owned(),
+            ))
+            .or_default();
+        e.0 += 1;
+        e.1 += r.value;
+    }
+    let vs = common::read_csv(&out.join("vs.csv"));
+    assert_eq!(vs.len(), want.len(), "one record per subject, test and day");
+    assert!(
+        want.values().any(|(n, _)| *n == 2),
+        "blood pressure twice a day"
+    );
+    let supp = common::read_csv(&out.join("suppvs.csv"));
+    let counts: BTreeMap<(String, String), usize> = supp
+        .iter()
+        .filter(|r| r["QNAM"] == "VSNREAD")
+        .map(|r| {
+            (
+                (r["USUBJID"].clone(), r["IDVARVAL"].clone()),
+                r["QVAL"].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts.len(), vs.len(), "every summary record has its count");
+    // Compare as multisets of (test, day, count, mean): subjects are pseudonymised.
+    let mut w: Vec<(String, String, usize, i64)> = want
+        .iter()
+        .map(|((_, t, d), (n, sum))| {
+            (
+                t.clone(),
+                d.clone(),
+                *n,
+                (sum / *n as f64 * 100.0).round() as i64,
+            )
+        })
+        .collect();
+    let mut g: Vec<(String, String, usize, i64)> = vs
+        .iter()
+        .map(|r| {
+            assert_eq!(r["VSDRVFL"], "Y");
+            assert_eq!(r["VSDTC"].len(), 10, "the day");
+            assert_eq!(r["VSORRES"], r["VSSTRESC"]);
+            let n = counts[&(r["USUBJID"].clone(), r["VSSEQ"].clone())];
+            let mean: f64 = r["VSSTRESN"].parse().unwrap();
+            (
+                r["VSTESTCD"].clone(),
+                r["VSDTC"].clone(),
+                n,
+                (mean * 100.0).round() as i64,
+            )
+        })
+        .collect();
+    w.sort();
+    g.sort();
+    assert_eq!(g, w);
+}

@@ -230,13 +230,24 @@ fn fixture_ss_mix2_to_sdtm_in_one_pass_holds_the_invariants_and_leaks_nothing() 
         ja["CM"].iter().all(|r| !r["CMTRT"].is_ascii()),
         "drug names are Japanese in ja/cm"
     );
+    // Issue 14: the ASCII CMTRT is the English name or the transliteration, not the code
+    // (every drug of the sample has one of the two).
     assert!(
-        t["CM"].iter().all(|r| r["CMTRT"].contains(':')),
-        "ASCII CMTRT falls back to the drug code"
+        t["CM"]
+            .iter()
+            .all(|r| r["CMTRT"].is_ascii() && !r["CMTRT"].contains(':')),
+        "ASCII CMTRT is a name"
     );
-    // A hospital-local drug code keeps a system name too (LOCAL:999001, never :999001).
-    assert!(t["CM"].iter().all(|r| !r["CMTRT"].starts_with(':')));
-    assert!(t["CM"].iter().any(|r| r["CMTRT"].starts_with("LOCAL:")));
+    // The code is in SUPPCM.CMDRGCD; a hospital-local drug code keeps a system name too
+    // (LOCAL:999001, never :999001).
+    let codes: Vec<&str> = t["SUPPCM"]
+        .iter()
+        .filter(|r| r["QNAM"] == "CMDRGCD")
+        .map(|r| r["QVAL"].as_str())
+        .collect();
+    assert_eq!(codes.len(), t["CM"].len());
+    assert!(codes.iter().all(|c| c.contains(':') && !c.starts_with(':')));
+    assert!(codes.iter().any(|c| c.starts_with("LOCAL:")));
     // JAMI usage codes (TQ1-3) give CMDOSFRQ through mappings/sdtm/terminology/jami-usage.yaml:
     // counted here from the FHIR prescriptions, by the code's own text (１日３回 / １日２回).
     let mut want: BTreeMap<&str, usize> = BTreeMap::new();

@@ -155,6 +155,10 @@ pub struct SdtmOpts {
     /// Use the documented demonstration key (synthetic data only).
     #[arg(long)]
     pub demo_key: bool,
+    /// Many readings a day become one VS record per subject, test and day with their mean
+    /// (VSDRVFL = Y, the count in SUPPVS.VSNREAD); also the study setting `daily_summary`.
+    #[arg(long)]
+    pub daily_summary: bool,
     #[command(flatten)]
     pub files: FileOpts,
     #[command(flatten)]
@@ -289,11 +293,12 @@ fn load_sdtm(o: &SdtmOpts) -> Result<Loaded, ExitCode> {
         eprintln!("error: the SDTM mapping files have errors; nothing was converted");
         ExitCode::from(1)
     })?;
-    let study = Study::load(&o.study).map_err(|d| {
+    let mut study = Study::load(&o.study).map_err(|d| {
         print_diags(&d);
         eprintln!("error: the study file cannot be used; nothing was written");
         ExitCode::from(2)
     })?;
+    study.daily_summary |= o.daily_summary;
     let key = subject_key(o).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
@@ -374,6 +379,7 @@ fn finish_sdtm(
         study_id: study.study_id.clone(),
     };
     let empty = out.drop_empty_datasets();
+    let coverage = kakehashi::sdtm::coverage::coverage(out);
     let ledger = out.reconciliation();
     out.diagnostics.extend(ledger.check());
     let (written, write_diags) = kakehashi::sdtm::write_outputs(out, dir, &opts)?;
@@ -409,6 +415,7 @@ fn finish_sdtm(
         "validation": kakehashi::validate::report::counts(&findings),
         "standards": std.in_use,
         "japanese_datasets": out.japanese.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+        "coverage": coverage,
     });
     w.write_json("report.json", &report)?;
     w.write_json("privacy.json", &privacy_report)?;
@@ -445,6 +452,7 @@ fn finish_sdtm(
     if !out.japanese.is_empty() {
         println!("  Japanese-text datasets in {}", shown.join("ja").display());
     }
+    println!("{}", kakehashi::sdtm::coverage::summary(&coverage));
     println!(
         "diagnostics: {} error(s), {} warning(s), {} note(s) — {} files written to {}",
         t.errors,
@@ -532,6 +540,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         sdtm_mappings: a.sdtm_mappings.clone(),
         subject_key_file: a.subject_key_file.clone(),
         demo_key: a.demo_key,
+        daily_summary: a.daily_summary,
         files: a.files.clone(),
         privacy: a.privacy.clone(),
     };
@@ -669,6 +678,9 @@ pub struct AllArgs {
     /// Use the documented demonstration key (synthetic data only).
     #[arg(long)]
     pub demo_key: bool,
+    /// As for `convert sdtm`: VS daily means instead of every reading.
+    #[arg(long)]
+    pub daily_summary: bool,
     #[command(flatten)]
     pub files: FileOpts,
     #[command(flatten)]

@@ -1,4 +1,4 @@
-use kakehashi::synth::{generate, SynthOptions};
+use kakehashi::synth::{generate, LabSet, SynthOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +14,16 @@ pub struct Args {
     /// First care date (YYYY-MM-DD); activity spreads over the following months.
     #[arg(long, default_value = "2024-01-01")]
     pub start: chrono::NaiveDate,
+    /// Lab tests the orders draw from: `common` (a dozen tests and a hospital-local code) or
+    /// `jp-clins` (the JP-CLINS core and infection sets, 108 items).
+    #[arg(long, value_enum, default_value_t = LabSetArg::Common)]
+    pub lab_set: LabSetArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LabSetArg {
+    Common,
+    JpClins,
 }
 
 pub fn run(a: Args) -> ExitCode {
@@ -21,6 +31,10 @@ pub fn run(a: Args) -> ExitCode {
         patients: a.patients,
         seed: a.seed,
         start: a.start,
+        lab_set: match a.lab_set {
+            LabSetArg::Common => LabSet::Common,
+            LabSetArg::JpClins => LabSet::JpClins,
+        },
     };
     let pb = super::progress(&format!("writing {} synthetic patients", a.patients));
     let r = generate(&opts, &a.output);

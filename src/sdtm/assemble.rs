@@ -305,9 +305,9 @@ impl<'s> Collected<'s> {
                         .entry((d.domain.clone(), v.name.clone()))
                         .or_default() += 1;
                     v.ascii_fallback
-                        .as_ref()
-                        .and_then(|f| text(r.get(f)))
-                        .filter(|t| t.is_ascii())
+                        .iter()
+                        .filter_map(|f| text(r.get(f)))
+                        .find(|t| t.is_ascii())
                 }
                 other => other.clone(),
             };

@@ -362,6 +362,13 @@ pub fn subject(engine: &Engine, out: &mut SubjectOut) {
                 .or_default() += 1;
             false
         });
+        if let (true, Some(ds), Some(res)) = (
+            study.daily_summary,
+            &d.derive.daily_summary,
+            &d.derive.results,
+        ) {
+            *rows = super::daily::summarise(std::mem::take(rows), ds, res);
+        }
         if let Some((flag, by, dtc)) = &d.derive.last_before_exposure {
             // Last record per test dated on or before the first exposure (RFXSTDTC; the
             // reference start when there is no exposure data).
@@ -605,11 +612,25 @@ fn results(engine: &Engine, r: &Results, row: &mut Row) {
                 if other.is_none() {
                     row.insert("_unconverted".into(), Value::Bool(true));
                 }
-                (orres.clone(), Some(v), text(row.get(&r.orresu)))
+                // A unitless result (INR, a ratio) of a test whose standard unit is a UCUM
+                // dimensionless annotation (`{ratio}`) takes that unit's CDISC term.
+                let unitless = ucum_from
+                    .is_none()
+                    .then(|| ucum_to.as_deref().filter(|t| t.starts_with('{')))
+                    .flatten()
+                    .and_then(unit_label);
+                (
+                    orres.clone(),
+                    Some(v),
+                    text(row.get(&r.orresu)).or(unitless),
+                )
             }
         },
         None => (
-            orres.to_uppercase(),
+            r.stresc_coded
+                .as_ref()
+                .and_then(|c| text(row.get(c)))
+                .unwrap_or_else(|| orres.to_uppercase()),
             None,
             text(row.get(&r.orresu)).filter(|_| orres.chars().any(|c| c.is_ascii_digit())),
         ),

@@ -324,7 +324,7 @@ impl<'s> Engine<'s> {
                         || dom
                             .variables
                             .iter()
-                            .any(|x| x.ascii_fallback.as_deref() == Some(v))
+                            .any(|x| x.ascii_fallback.iter().any(|f| f == v))
                 };
                 scrub::rows(&ids, &self.scrub, rows.iter_mut(), &mut counts, d, written);
             }

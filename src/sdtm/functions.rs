@@ -123,6 +123,28 @@ impl Functions for SdtmFunctions {
                 }
                 Some(Ok(vec![]))
             }
+            // translit('table'): the ASCII rendering of a Japanese name (src/sdtm/romaji.rs),
+            // words of the table first, kana by modified Hepburn; empty when impossible.
+            "translit" => {
+                let table = args.first().and_then(|a| a.first()).and_then(Item::as_str);
+                let words = match table {
+                    Some(t) => match self.terms.get(&t) {
+                        Some(w) => Some(w),
+                        None => {
+                            return Some(Err(FhirPathError::Execution(format!(
+                                "unknown terminology table {t}"
+                            ))))
+                        }
+                    },
+                    None => None,
+                };
+                Some(Ok(input
+                    .iter()
+                    .filter_map(|i| i.as_str().or_else(|| i.to_text()))
+                    .filter_map(|s| super::romaji::transliterate(&s, words))
+                    .map(Item::Str)
+                    .collect()))
+            }
             "dtc" => Some(Ok(input
                 .iter()
                 .filter_map(|i| i.as_str().or_else(|| i.to_text()))
@@ -137,6 +159,7 @@ impl Functions for SdtmFunctions {
         match name {
             "lookup" => Some((2, 2)),
             "dtc" => Some((0, 0)),
+            "translit" => Some((1, 1)),
             _ => None,
         }
     }

@@ -5,11 +5,14 @@
 //! [`derive`] holds the SDTM derivations, [`assemble`] builds the datasets.
 
 pub mod assemble;
+pub mod coverage;
+pub mod daily;
 pub mod derive;
 pub mod engine;
 pub mod functions;
 pub mod ledger;
 pub mod long_text;
+pub mod romaji;
 pub mod spec;
 pub mod stream;
 pub mod study;

@@ -37,7 +37,9 @@ pub struct Variable {
     pub codelist: Option<String>,
     pub origin: String,
     pub method: Option<String>,
-    pub ascii_fallback: Option<String>,
+    /// Helper columns for the ASCII datasets when the value is not ASCII: the first with an
+    /// ASCII value wins (an English name, a transliteration, the code).
+    pub ascii_fallback: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct Results {
     pub ucum: Option<String>,
     pub standard_unit: Option<String>,
     pub stresc: String,
+    /// A view column with the standard term of a non-numeric result (`qualitative-results`).
+    pub stresc_coded: Option<String>,
     pub stresn: String,
     pub stresu: String,
     pub ornrlo: Option<String>,
@@ -64,8 +68,21 @@ pub struct Results {
     pub nrind: Option<String>,
 }
 
+/// `derive.daily_summary`: with `--daily-summary`, numeric readings of one subject, `by`
+/// values and day become one record holding their mean (src/sdtm/daily.rs).
+#[derive(Debug, Clone, Default)]
+pub struct DailySummary {
+    pub dtc: String,
+    pub by: Vec<String>,
+    /// Helper column with the number of readings averaged (to SUPP--).
+    pub count: String,
+    /// --DRVFL.
+    pub flag: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Derive {
+    pub daily_summary: Option<DailySummary>,
     pub seq: Option<String>,
     pub study_days: Vec<(String, String)>,
     pub visit: Option<(Option<String>, String)>,
@@ -129,6 +146,10 @@ pub struct Terminology {
     /// code prefix → (system, values); looked up by the prefix lengths in use, longest first.
     prefixes: HashMap<String, Vec<Entry>>,
     prefix_lengths: Vec<usize>,
+    /// Codes with `?` positions (any one character), most specific first. JLAC10 needs them:
+    /// the result-identification digits at the end of the 17 (`2B030??????????57`, PT-INR)
+    /// pick the CDISC test where the analyte prefix alone cannot.
+    patterns: Vec<(Vec<u8>, Entry)>,
     pub has_systems: bool,
 }
 
@@ -151,6 +172,7 @@ impl Terminology {
             .exact
             .get(code)
             .and_then(|c| pick(c, sys))
+            .or_else(|| self.pattern(sys, code))
             .or_else(|| {
                 self.prefix_lengths
                     .iter()
@@ -158,6 +180,20 @@ impl Terminology {
                     .find_map(|l| self.prefixes.get(&code[..*l]).and_then(|c| pick(c, sys)))
             })?;
         hit.get(i)?.as_deref()
+    }
+
+    fn pattern(&self, sys: &str, code: &str) -> Option<&Vec<Option<String>>> {
+        let fits = |p: &[u8]| {
+            p.len() == code.len()
+                && p.iter()
+                    .zip(code.as_bytes())
+                    .all(|(a, b)| *a == b'?' || a == b)
+        };
+        let mut hits = self.patterns.iter().filter(|(p, _)| fits(p));
+        let first = hits.clone().find(|(_, (s, _))| s == sys);
+        first
+            .or_else(|| hits.find(|(_, (s, _))| s == "*"))
+            .map(|(_, (_, v))| v)
     }
 
     /// Every (field, value) pair, for checking values against the CDISC codelists.
@@ -168,6 +204,7 @@ impl Terminology {
             .values()
             .chain(self.prefixes.values())
             .flatten()
+            .chain(self.patterns.iter().map(|(_, e)| e))
             .map(|(_, v)| v);
         for vals in all {
             for (f, v) in self.fields.iter().zip(vals) {
@@ -575,6 +612,19 @@ fn load_terminology(cx: &mut Ctx) -> Terminology {
             continue;
         }
         let vals = cells[lead..].to_vec();
+        if code.contains('?') {
+            if code.ends_with('*') {
+                cx.err_help(
+                    "M304",
+                    format!("code {code} mixes `?` positions with a `*` prefix"),
+                    &ptr,
+                    "a `?` pattern matches codes of exactly its length; spell the tail out with `?`",
+                );
+                continue;
+            }
+            t.patterns.push((code.into_bytes(), (system, vals)));
+            continue;
+        }
         match code.strip_suffix('*') {
             Some(p) => {
                 if !t.prefix_lengths.contains(&p.len()) {
@@ -589,6 +639,9 @@ fn load_terminology(cx: &mut Ctx) -> Terminology {
         }
     }
     t.prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
+    // Most specific (fewest `?`) first; the sort is stable, so file order breaks ties.
+    t.patterns
+        .sort_by_key(|(p, _)| p.iter().filter(|c| **c == b'?').count());
     t
 }
 
@@ -634,7 +687,10 @@ fn load_domain(
             codelist: opt(&x["codelist"]),
             origin: opt(&x["origin"]).unwrap_or_else(|| "Collected".into()),
             method: opt(&x["method"]),
-            ascii_fallback: opt(&x["ascii_fallback"]),
+            ascii_fallback: match &x["ascii_fallback"] {
+                Value::Array(a) => a.iter().map(s).collect(),
+                other => opt(other).into_iter().collect(),
+            },
         });
     }
     for (i, x) in v["supp"].as_array().into_iter().flatten().enumerate() {
@@ -680,6 +736,15 @@ fn load_domain(
         let l = &dv["last_before_exposure"];
         d.derive.last_before_exposure = Some((s(&l["flag"]), s(&l["by"]), s(&l["dtc"])));
     }
+    if dv["daily_summary"].is_object() {
+        let x = &dv["daily_summary"];
+        d.derive.daily_summary = Some(DailySummary {
+            dtc: s(&x["dtc"]),
+            by: x["by"].as_array().into_iter().flatten().map(s).collect(),
+            count: s(&x["count"]),
+            flag: s(&x["flag"]),
+        });
+    }
     if dv["results"].is_object() {
         let r = &dv["results"];
         d.derive.results = Some(Results {
@@ -688,6 +753,7 @@ fn load_domain(
             ucum: opt(&r["ucum"]),
             standard_unit: opt(&r["standard_unit"]),
             stresc: s(&r["stresc"]),
+            stresc_coded: opt(&r["stresc_coded"]),
             stresn: s(&r["stresn"]),
             stresu: s(&r["stresu"]),
             ornrlo: opt(&r["ornrlo"]),
@@ -708,6 +774,18 @@ fn load_domain(
             let mut cs = Vec::new();
             calls(&e, &mut cs);
             for (name, args) in cs {
+                if name == "translit" {
+                    match args.first() {
+                        Some(Expr::Str(table)) if terms.contains_key(table) => {}
+                        Some(Expr::Str(table)) => cx.err(
+                            "M306",
+                            format!("unknown terminology table {table:?} in translit()"),
+                            p,
+                        ),
+                        _ => cx.err("M306", "translit() takes a table name literal", p),
+                    }
+                    continue;
+                }
                 if name != "lookup" {
                     continue;
                 }
@@ -784,6 +862,7 @@ fn load_domain(
     .map(|s| s.to_string())
     .collect();
     derived.extend(d.derive.seq.iter().cloned());
+    derived.extend(d.derive.daily_summary.iter().map(|s| s.flag.clone()));
     derived.extend(d.derive.study_days.iter().map(|(_, dy)| dy.clone()));
     derived.extend(
         d.derive
@@ -817,7 +896,7 @@ fn load_domain(
                 &format!("/variables/{i}/name"),
             );
         }
-        if let Some(fb) = &var.ascii_fallback {
+        for fb in &var.ascii_fallback {
             if !all_cols.contains(fb) {
                 cx.err(
                     "M305",
@@ -886,7 +965,12 @@ fn load_domain(
         {
             check_var(cx, v, "/derive/results", &d);
         }
-        for h in r.ucum.iter().chain(r.standard_unit.iter()) {
+        for h in r
+            .ucum
+            .iter()
+            .chain(r.standard_unit.iter())
+            .chain(r.stresc_coded.iter())
+        {
             if !all_cols.contains(h) {
                 cx.err(
                     "M308",
@@ -894,6 +978,27 @@ fn load_domain(
                     "/derive/results",
                 );
             }
+        }
+    }
+    if let Some(ds) = d.derive.daily_summary.clone() {
+        check_var(cx, &ds.dtc, "/derive/daily_summary/dtc", &d);
+        check_var(cx, &ds.flag, "/derive/daily_summary/flag", &d);
+        for b in &ds.by {
+            check_var(cx, b, "/derive/daily_summary/by", &d);
+        }
+        if !all_cols.contains(&ds.count) {
+            cx.err(
+                "M308",
+                format!("helper column {:?} is not a view column", ds.count),
+                "/derive/daily_summary/count",
+            );
+        }
+        if d.derive.results.is_none() {
+            cx.err(
+                "M308",
+                "daily_summary averages the standard results: it needs derive.results",
+                "/derive/daily_summary",
+            );
         }
     }
     if let Some((dtc, _)) = d.derive.reference_period.clone() {

@@ -71,6 +71,8 @@ pub struct Study {
     pub study_products: Vec<String>,
     pub keep_offset: bool,
     pub brthdtc: bool,
+    /// One derived record per subject, test and day with the mean of the readings.
+    pub daily_summary: bool,
 }
 
 impl Study {
@@ -92,6 +94,7 @@ impl Study {
             study_products: vec![],
             keep_offset: false,
             brthdtc: false,
+            daily_summary: false,
         }
     }
 
@@ -140,6 +143,7 @@ impl Study {
             "study_products",
             "keep_offset",
             "brthdtc",
+            "daily_summary",
             "description",
         ];
         for k in obj.keys() {
@@ -272,6 +276,7 @@ impl Study {
         s.study_products = list(&v["study_products"]);
         s.keep_offset = v["keep_offset"].as_bool().unwrap_or(false);
         s.brthdtc = v["brthdtc"].as_bool().unwrap_or(false);
+        s.daily_summary = v["daily_summary"].as_bool().unwrap_or(false);
         if diags.is_empty() {
             Ok(s)
         } else {

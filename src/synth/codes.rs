@@ -15,6 +15,8 @@ pub struct Lab {
     pub sd: f64,
     pub decimals: usize,
     pub specimen: (&'static str, &'static str),
+    /// Qualitative results (sent as ST): drawn from these; empty for a numeric (NM) test.
+    pub results: &'static [&'static str],
 }
 
 const SERUM: (&str, &str) = ("023", "血清");
@@ -32,6 +34,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.5,
         decimals: 1,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3A015000002327101",
@@ -44,6 +47,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.4,
         decimals: 1,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3B035000002327201",
@@ -56,6 +60,7 @@ pub const LABS: &[Lab] = &[
         sd: 10.0,
         decimals: 0,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3B045000002327201",
@@ -68,6 +73,7 @@ pub const LABS: &[Lab] = &[
         sd: 12.0,
         decimals: 0,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3B050000002327201",
@@ -80,6 +86,7 @@ pub const LABS: &[Lab] = &[
         sd: 40.0,
         decimals: 0,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3C015000002327101",
@@ -92,6 +99,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.2,
         decimals: 2,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3H015000002326101",
@@ -104,6 +112,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.4,
         decimals: 1,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3J010000002327101",
@@ -116,6 +125,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.3,
         decimals: 1,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "5C070000002306201",
@@ -128,6 +138,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.8,
         decimals: 2,
         specimen: SERUM,
+        results: &[],
     },
     Lab {
         code: "3D046000001906202",
@@ -140,6 +151,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.9,
         decimals: 1,
         specimen: BLOOD,
+        results: &[],
     },
     Lab {
         code: "2A010000001930901",
@@ -152,6 +164,7 @@ pub const LABS: &[Lab] = &[
         sd: 2.0,
         decimals: 1,
         specimen: BLOOD,
+        results: &[],
     },
     Lab {
         code: "2A020000001930901",
@@ -164,6 +177,7 @@ pub const LABS: &[Lab] = &[
         sd: 0.5,
         decimals: 2,
         specimen: BLOOD,
+        results: &[],
     },
     // A hospital-local test with no JLAC10 code.
     Lab {
@@ -177,6 +191,7 @@ pub const LABS: &[Lab] = &[
         sd: 40.0,
         decimals: 1,
         specimen: BLOOD,
+        results: &[],
     },
 ];
 
