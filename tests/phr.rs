@@ -257,3 +257,60 @@ fn issue14_daily_summary_gives_one_mean_per_subject_test_and_day() {
     g.sort();
     assert_eq!(g, w);
 }
+
+#[test]
+fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("Patient.ndjson"),
+        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"female\",\"birthDate\":\"1970-01-01\"}\n",
+    )
+    .unwrap();
+    let obs = |id: &str, extra: &str, t: &str| {
+        format!("{{\"resourceType\":\"Observation\",\"id\":\"{id}\",\"status\":\"final\",\"category\":[{{\"coding\":[{{\"system\":\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"vital-signs\"}}]}}],\"code\":{{\"coding\":[{{\"system\":\"http://loinc.org\",\"code\":\"29463-7\"}}]}},\"subject\":{{\"reference\":\"Patient/p1\"}},\"effectiveDateTime\":\"2024-05-0{t}T07:00:00+09:00\",\"valueQuantity\":{{\"value\":60.{t},\"unit\":\"kg\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"kg\"}}{extra}}}\n")
+    };
+    let lines = [
+        obs("clinic", "", "1"),
+        obs("method", ",\"method\":{\"text\":\"家庭測定\"}", "2"),
+        obs(
+            "category",
+            ",\"category\":[{\"text\":\"Home monitoring\"}]",
+            "3",
+        ),
+    ]
+    .concat();
+    std::fs::write(input.join("Observation.ndjson"), lines).unwrap();
+    let study = dir.path().join("study.yaml");
+    std::fs::write(&study, "study_id: PHR-03\n").unwrap();
+    let out = dir.path().join("out");
+    let run = Command::new(common::bin())
+        .args(["convert", "sdtm"])
+        .arg(&input)
+        .arg("--study")
+        .arg(&study)
+        .args(["--demo-key", "--format", "csv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{text}");
+    let vs = common::read_csv(&out.join("vs.csv"));
+    assert_eq!(vs.len(), 3, "{text}");
+    let supp = common::read_csv(&out.join("suppvs.csv"));
+    let selfm: Vec<String> = supp
+        .iter()
+        .filter(|r| r["QNAM"] == "VSSELF")
+        .map(|r| {
+            let seq = &r["IDVARVAL"];
+            vs.iter().find(|v| &v["VSSEQ"] == seq).unwrap()["VSDTC"].clone()
+        })
+        .collect();
+    assert_eq!(
+        selfm,
+        ["2024-05-02T07:00:00", "2024-05-03T07:00:00"],
+        "{supp:?}"
+    );
+}
