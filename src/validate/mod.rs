@@ -229,6 +229,9 @@ pub fn standard_checks(study: &Study, lib: &Library) -> Vec<Finding> {
     out
 }
 
+/// A value-domain check: does this value have the format?
+type ValueCheck<'a> = Box<dyn Fn(&str) -> bool + 'a>;
+
 /// KKH-ISO8601 — values of variables the SDTMIG describes as ISO 8601 (dates, intervals,
 /// durations) are in that format (SDTMIG §4.4; rule KKH0004 covers --DTC/--STDTC/--ENDTC,
 /// this covers the rest: RFSTDTC, BRTHDTC, --DUR, …); KKH-ISO3166 — COUNTRY is an ISO
@@ -245,7 +248,7 @@ fn value_domain_checks(
         .iter()
         .any(|s| *name == format!("{prefix}{s}"));
     let countries = lib.countries.as_ref();
-    let (rule, message, ok): (&str, &str, Box<dyn Fn(&str) -> bool>) =
+    let (rule, message, ok): (&str, &str, ValueCheck) =
         if v.described.starts_with("ISO 8601 datetime") && !by_kkh0004 {
             (
                 "KKH-ISO8601",
