@@ -6,6 +6,7 @@ pub mod csv;
 pub mod ct;
 pub mod dataset_json;
 pub mod define;
+pub mod parquet;
 pub mod table;
 pub mod xpt;
 

@@ -84,6 +84,7 @@ pub enum Format {
     Json,
     Ndjson,
     Csv,
+    Parquet,
 }
 
 impl std::str::FromStr for Format {
@@ -94,7 +95,12 @@ impl std::str::FromStr for Format {
             "json" => Format::Json,
             "ndjson" => Format::Ndjson,
             "csv" => Format::Csv,
-            other => return Err(format!("unknown format {other:?} (xpt, json, ndjson, csv)")),
+            "parquet" => Format::Parquet,
+            other => {
+                return Err(format!(
+                    "unknown format {other:?} (xpt, json, ndjson, csv, parquet)"
+                ))
+            }
         })
     }
 }
@@ -141,7 +147,7 @@ pub fn write_outputs(
     opts: &WriteOptions,
 ) -> std::io::Result<(Vec<std::path::PathBuf>, Vec<crate::diagnostics::Diagnostic>)> {
     use crate::diagnostics::{Diagnostic, Location};
-    use crate::formats::{csv, dataset_json, define, xpt};
+    use crate::formats::{csv, dataset_json, define, parquet, xpt};
     let mut written = Vec::new();
     let mut diags = Vec::new();
     std::fs::create_dir_all(dir)?;
@@ -173,6 +179,7 @@ pub fn write_outputs(
                     Format::Json => d.join(format!("{stem}.json")),
                     Format::Ndjson => d.join(format!("{stem}.ndjson")),
                     Format::Csv => d.join(format!("{stem}.csv")),
+                    Format::Parquet => d.join(format!("{stem}.parquet")),
                 };
                 let r = write_atomic(&path, |w| match f {
                     Format::Xpt => xpt::write(ds, w, &xopts).map_err(|e| {
@@ -181,6 +188,7 @@ pub fn write_outputs(
                     Format::Json => dataset_json::write_json(ds, &jcx, w),
                     Format::Ndjson => dataset_json::write_ndjson(ds, &jcx, w),
                     Format::Csv => csv::write(ds, w),
+                    Format::Parquet => parquet::write(ds, w),
                 });
                 match r {
                     Ok(p) => written.push(p),

@@ -66,7 +66,7 @@ pub fn py_tools() -> PathBuf {
     let dir = repo("target/py-tools");
     let py = dir.join("bin/python");
     let ready = std::process::Command::new(&py)
-        .args(["-c", "import pyreadstat, xport, pandas"])
+        .args(["-c", "import pyreadstat, xport, pandas, duckdb, pyarrow"])
         .status()
         .is_ok_and(|s| s.success());
     if !ready {
@@ -82,7 +82,7 @@ pub fn py_tools() -> PathBuf {
                 Err(_) => {
                     std::thread::sleep(std::time::Duration::from_millis(500));
                     if std::process::Command::new(&py)
-                        .args(["-c", "import pyreadstat, xport, pandas"])
+                        .args(["-c", "import pyreadstat, xport, pandas, duckdb, pyarrow"])
                         .status()
                         .is_ok_and(|s| s.success())
                     {
@@ -112,6 +112,8 @@ pub fn py_tools() -> PathBuf {
                 "pandas<3",
                 "click",
                 "pyyaml",
+                "duckdb",
+                "pyarrow",
             ]);
             run(&[pip, "install", "-q", "--no-deps", "xport==3.6.1"]);
             let _ = std::fs::remove_file(&lock);
