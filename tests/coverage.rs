@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use kakehashi::sdtm::SdtmSpec;
 use kakehashi::synth::clins::CLINS_LABS;
 
@@ -104,32 +102,31 @@ fn issue14_every_jp_clins_item_has_a_cdisc_test_code() {
 fn issue14_a_jp_clins_archive_reaches_99_percent_coverage() {
     let dir = tempfile::tempdir().unwrap();
     let (root, out) = (dir.path().join("ss"), dir.path().join("out"));
-    let st = Command::new(common::bin())
-        .args(["synth", "-o"])
-        .arg(&root)
-        .args(["--patients", "12", "--seed", "14", "--lab-set", "jp-clins"])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::kk_ok(&[
+        &"synth",
+        &"-o",
+        &root,
+        &"--patients",
+        &"12",
+        &"--seed",
+        &"14",
+        &"--lab-set",
+        &"jp-clins",
+    ]);
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: CLINS-01\n").unwrap();
     // MB and IS keep one record per result kind (--TSTDTL), which the FDA business rule
     // CORE-000699 does not group by: accept its findings here (README: Lab coverage).
-    let run = Command::new(common::bin())
-        .arg("convert")
-        .arg(&root)
-        .arg("--study")
-        .arg(&study)
-        .args(["--demo-key", "--allow-findings", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&run.stdout).to_string();
-    assert!(
-        run.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let text = common::kk_ok(&[
+        &"convert",
+        &root,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--allow-findings",
+        &"-o",
+        &out,
+    ]);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sdtm/report.json")).unwrap())
             .unwrap();
@@ -174,23 +171,15 @@ fn issue14_a_jp_clins_archive_reaches_99_percent_coverage() {
 fn issue14_names_reach_the_ascii_datasets_and_codes_go_to_supp() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let run = Command::new(common::bin())
-        .args([
-            "convert",
-            "fixtures/ssmix2",
-            "--study",
-            "fixtures/studies/minimal.yaml",
-        ])
-        .args(["--demo-key", "-o"])
-        .arg(&out)
-        .current_dir(common::repo(""))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    common::kk_ok(&[
+        &"convert",
+        &"fixtures/ssmix2",
+        &"--study",
+        &"fixtures/studies/minimal.yaml",
+        &"--demo-key",
+        &"-o",
+        &out,
+    ]);
     let sdtm = out.join("sdtm");
     let cm = json_rows(&sdtm.join("cm.json"));
     let ja = json_rows(&sdtm.join("ja/cm.json"));
@@ -282,18 +271,17 @@ fn issue14_extended_storage_vitals_reach_vs() {
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: VS-01\n").unwrap();
     let out = dir.path().join("out");
-    let run = Command::new(common::bin())
-        .arg("convert")
-        .arg(&root)
-        .arg("--study")
-        .arg(&study)
-        .args(["--demo-key", "--format", "csv", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{text}");
+    let text = common::kk_ok(&[
+        &"convert",
+        &root,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--format",
+        &"csv",
+        &"-o",
+        &out,
+    ]);
     let vs = common::read_csv(&out.join("sdtm/vs.csv"));
     let got: std::collections::BTreeMap<&str, &str> = vs
         .iter()

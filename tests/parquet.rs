@@ -38,23 +38,17 @@ print(f"{n} datasets agree")
 fn issue15_parquet_reads_back_identically_in_duckdb_and_pyarrow() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let run = Command::new(common::bin())
-        .args([
-            "convert",
-            "fixtures/ssmix2",
-            "--study",
-            "fixtures/studies/minimal.yaml",
-        ])
-        .args(["--demo-key", "--format", "json,parquet", "-o"])
-        .arg(&out)
-        .current_dir(common::repo(""))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    common::kk_ok(&[
+        &"convert",
+        &"fixtures/ssmix2",
+        &"--study",
+        &"fixtures/studies/minimal.yaml",
+        &"--demo-key",
+        &"--format",
+        &"json,parquet",
+        &"-o",
+        &out,
+    ]);
     let sdtm = out.join("sdtm");
     let parquet: Vec<_> = std::fs::read_dir(&sdtm)
         .unwrap()
@@ -77,23 +71,19 @@ fn issue15_parquet_reads_back_identically_in_duckdb_and_pyarrow() {
 
     // Same input, same bytes.
     let again = dir.path().join("again");
-    let run = Command::new(common::bin())
-        .args([
-            "convert",
-            "fixtures/ssmix2",
-            "--study",
-            "fixtures/studies/minimal.yaml",
-        ])
-        .args(["--demo-key", "--format", "parquet", "--threads", "1", "-o"])
-        .arg(&again)
-        .current_dir(common::repo(""))
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    common::kk_ok(&[
+        &"convert",
+        &"fixtures/ssmix2",
+        &"--study",
+        &"fixtures/studies/minimal.yaml",
+        &"--demo-key",
+        &"--format",
+        &"parquet",
+        &"--threads",
+        &"1",
+        &"-o",
+        &again,
+    ]);
     for e in parquet {
         let name = e.file_name();
         assert_eq!(

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use kakehashi::synth::phr::{generate, PhrOptions};
 
@@ -25,13 +24,17 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
     let dir = tempfile::tempdir().unwrap();
     let (ndjson, out) = (dir.path().join("phr"), dir.path().join("out"));
     let o = opts();
-    let st = Command::new(common::bin())
-        .args(["synth-phr", "-o"])
-        .arg(&ndjson)
-        .args(["--subjects", "4", "--days", "365", "--seed", "14"])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::kk_ok(&[
+        &"synth-phr",
+        &"-o",
+        &ndjson,
+        &"--subjects",
+        &"4",
+        &"--days",
+        &"365",
+        &"--seed",
+        &"14",
+    ]);
     let truth = generate(&o).readings;
     assert!(
         truth.len() > 4 * 300 * 9,
@@ -41,18 +44,18 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
 
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: PHR-01\n").unwrap();
-    let run = Command::new(common::bin())
-        .args(["convert", "sdtm"])
-        .arg(&ndjson)
-        .arg("--study")
-        .arg(&study)
-        .args(["--demo-key", "--format", "xpt,json,csv", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr =
-        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    let stderr = common::kk_ok(&[
+        &"convert",
+        &"sdtm",
+        &ndjson,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--format",
+        &"xpt,json,csv",
+        &"-o",
+        &out,
+    ]);
     assert!(
         stderr.contains("0 finding(s)"),
         "the default validation is clean: {stderr}"
@@ -127,16 +130,8 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
         );
     }
     // And the written folder validates with no findings on its own.
-    let v = Command::new(common::bin())
-        .arg("validate")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
-    assert!(
-        v.status.success() && text.contains(" 0 finding(s)"),
-        "{text}"
-    );
+    let text = common::kk_ok(&[&"validate", &out]);
+    assert!(text.contains(" 0 finding(s)"), "{text}");
 }
 
 #[test]
@@ -156,42 +151,34 @@ fn issue14_daily_summary_gives_one_mean_per_subject_test_and_day() {
         seed: 7,
         start: chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
     };
-    let st = Command::new(common::bin())
-        .args(["synth-phr", "-o"])
-        .arg(&ndjson)
-        .args([
-            "--subjects",
-            "3",
-            "--days",
-            "40",
-            "--seed",
-            "7",
-            "--start",
-            "2024-04-01",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    common::kk_ok(&[
+        &"synth-phr",
+        &"-o",
+        &ndjson,
+        &"--subjects",
+        &"3",
+        &"--days",
+        &"40",
+        &"--seed",
+        &"7",
+        &"--start",
+        &"2024-04-01",
+    ]);
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: PHR-02\n").unwrap();
-    let run = Command::new(common::bin())
-        .args(["convert", "sdtm"])
-        .arg(&ndjson)
-        .arg("--study")
-        .arg(&study)
-        .args([
-            "--demo-key",
-            "--daily-summary",
-            "--format",
-            "csv,json",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{text}");
+    let text = common::kk_ok(&[
+        &"convert",
+        &"sdtm",
+        &ndjson,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--daily-summary",
+        &"--format",
+        &"csv,json",
+        &"-o",
+        &out,
+    ]);
     assert!(text.contains("0 finding(s)"), "{text}");
 
     // The generator's readings grouped by subject, test and day → (count, mean).
@@ -285,18 +272,18 @@ fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: PHR-03\n").unwrap();
     let out = dir.path().join("out");
-    let run = Command::new(common::bin())
-        .args(["convert", "sdtm"])
-        .arg(&input)
-        .arg("--study")
-        .arg(&study)
-        .args(["--demo-key", "--format", "csv", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&run.stdout).to_string() + &String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{text}");
+    let text = common::kk_ok(&[
+        &"convert",
+        &"sdtm",
+        &input,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--format",
+        &"csv",
+        &"-o",
+        &out,
+    ]);
     let vs = common::read_csv(&out.join("vs.csv"));
     assert_eq!(vs.len(), 3, "{text}");
     let supp = common::read_csv(&out.join("suppvs.csv"));

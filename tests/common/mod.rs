@@ -246,3 +246,16 @@ pub fn xpt_readers_agree(py: &Path, file: &Path) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Runs the kakehashi binary in the repository folder with `args`, asserts that it succeeded
+/// and returns its stdout and stderr together.
+pub fn kk_ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let o = std::process::Command::new(bin())
+        .args(args.iter().map(|a| a.as_ref()))
+        .current_dir(repo(""))
+        .output()
+        .expect("run kakehashi");
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{text}");
+    text
+}
