@@ -184,7 +184,7 @@ pub struct PrivacyOpts {
 #[derive(clap::Args, Debug, Clone)]
 pub struct FileOpts {
     /// Output formats, comma-separated: xpt (SAS XPORT v5), json / ndjson (Dataset-JSON 1.1),
-    /// csv. define.xml is written with xpt or json.
+    /// csv, parquet (Apache Parquet). define.xml is written with xpt or json.
     #[arg(long, value_delimiter = ',', default_value = "xpt,json")]
     pub format: Vec<kakehashi::sdtm::Format>,
     /// Creation time written into XPT headers, Dataset-JSON and define.xml (ISO 8601). A
