@@ -379,7 +379,7 @@ fn finish_sdtm(
         study_id: study.study_id.clone(),
     };
     let empty = out.drop_empty_datasets();
-    let coverage = kakehashi::sdtm::coverage::coverage(out);
+    let coverage = kakehashi::sdtm::coverage::coverage(out, &l.spec.domains);
     let ledger = out.reconciliation();
     out.diagnostics.extend(ledger.check());
     let (written, write_diags) = kakehashi::sdtm::write_outputs(out, dir, &opts)?;

@@ -1,8 +1,10 @@
 //! The coverage report of an SDTM run (report.json `coverage`, one summary line): how many
 //! lab results reached a CDISC test code, and how many medication and diagnosis names reached
-//! the ASCII datasets as names rather than as their `SYSTEM:code` fallback.
+//! the ASCII datasets as names rather than as their `SYSTEM:code` fallback. Which domains and
+//! variables count is declared in the domain files (`derive.coverage`, `derive.coverage_name`).
 
 use super::assemble::Output;
+use super::spec::Domain;
 use serde::Serialize;
 
 /// Lab results (LB, and the infection tests routed to MB and IS).
@@ -49,21 +51,24 @@ fn is_code_fallback(v: &str) -> bool {
     }
 }
 
-pub fn coverage(out: &Output) -> Coverage {
-    let records = |name: &str| {
-        out.datasets
-            .iter()
-            .find(|d| d.name == name)
-            .map_or(0, |d| d.rows.len())
-    };
-    let with = records("LB") + records("MB") + records("IS");
-    let without: usize = out.rejected.get("LB").map_or(0, |r| {
-        r.rows
-            .iter()
-            .filter(|((reason, _), _)| reason.contains("TESTCD"))
-            .map(|(_, (n, _))| n)
-            .sum()
-    });
+/// The coverage of `out`, for the domains the mapping files declare (`derive.coverage: lab`,
+/// `derive.coverage_name: VAR`).
+pub fn coverage(out: &Output, domains: &[Domain]) -> Coverage {
+    let dataset = |name: &str| out.datasets.iter().find(|d| d.name == name);
+    let mut with = 0;
+    let mut without = 0;
+    for d in domains.iter().filter(|d| d.derive.coverage_lab) {
+        with += dataset(&d.domain).map_or(0, |x| x.rows.len());
+        // Rejects for a missing Required variable (the test code the tables did not give);
+        // unit rejects (D007) had a test code.
+        without += out.rejected.get(&d.domain).map_or(0, |r| {
+            r.rows
+                .iter()
+                .filter(|((reason, _), _)| reason.starts_with("missing"))
+                .map(|(_, (n, _))| n)
+                .sum::<usize>()
+        });
+    }
     let results = with + without;
     let lab = LabCoverage {
         results,
@@ -76,22 +81,25 @@ pub fn coverage(out: &Output) -> Coverage {
         },
     };
     let mut names = Vec::new();
-    for (ds, var) in [("CM", "CMTRT"), ("MH", "MHTERM")] {
-        let Some(d) = out.datasets.iter().find(|d| d.name == ds) else {
+    for d in domains {
+        let Some(var) = &d.derive.coverage_name else {
             continue;
         };
-        let Some(i) = d.columns.iter().position(|c| c.name == var) else {
+        let Some(ds) = dataset(&d.domain) else {
             continue;
         };
-        let fallback = d
+        let Some(i) = ds.columns.iter().position(|c| &c.name == var) else {
+            continue;
+        };
+        let fallback = ds
             .rows
             .iter()
             .filter(|r| is_code_fallback(&r[i].text()))
             .count();
         names.push(NameCoverage {
-            variable: format!("{ds}.{var}"),
-            records: d.rows.len(),
-            named: d.rows.len() - fallback,
+            variable: format!("{}.{var}", d.domain),
+            records: ds.rows.len(),
+            named: ds.rows.len() - fallback,
             code_fallback: fallback,
         });
     }

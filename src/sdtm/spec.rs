@@ -91,6 +91,12 @@ pub struct Derive {
     pub last_before_exposure: Option<(String, String, String)>,
     pub results: Option<Results>,
     pub subject_level: bool,
+    /// `coverage: lab`: the domain's records count as lab results with a CDISC test code,
+    /// its rejects for a missing Required variable as results without one.
+    pub coverage_lab: bool,
+    /// `coverage_name: CMTRT`: the variable whose ASCII values the coverage report checks for
+    /// the `SYSTEM:code` fallback.
+    pub coverage_name: Option<String>,
     /// (--STDTC variable, keep records before the reference start (true) or on/after it):
     /// MH holds history before RFSTDTC, CE the events from it on.
     pub reference_period: Option<(String, bool)>,
@@ -705,6 +711,8 @@ fn load_domain(
     let dv = &v["derive"];
     d.derive.seq = opt(&dv["seq"]);
     d.derive.subject_level = dv["subject_level"].as_bool().unwrap_or(false);
+    d.derive.coverage_lab = dv["coverage"].as_str() == Some("lab");
+    d.derive.coverage_name = opt(&dv["coverage_name"]);
     if dv["reference_period"].is_object() {
         let r = &dv["reference_period"];
         d.derive.reference_period = Some((s(&r["dtc"]), r["keep"] == "before"));
@@ -979,6 +987,9 @@ fn load_domain(
                 );
             }
         }
+    }
+    if let Some(v) = d.derive.coverage_name.clone() {
+        check_var(cx, &v, "/derive/coverage_name", &d);
     }
     if let Some(ds) = d.derive.daily_summary.clone() {
         check_var(cx, &ds.dtc, "/derive/daily_summary/dtc", &d);
