@@ -1079,19 +1079,25 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 if p.is_empty() && name == "replaceMatches" {
                     return Ok(vec![Item::Str(s)]);
                 }
-                let re = regex::Regex::new(&format!("(?s){p}"))
-                    .map_err(|e| exec(format!("bad regular expression: {e}")))?;
-                if name == "matches" {
-                    b(Some(re.is_match(&s)))
+                let replacement = if name == "matches" {
+                    None
                 } else {
-                    match str_arg(1)? {
-                        Some(r) => vec![Item::Str(
-                            re.replace_all(&s, r.replace("$", "$$").replace("$$", "$").as_str())
-                                .into_owned(),
-                        )],
-                        None => vec![],
+                    str_arg(1)?
+                };
+                with_regex(&p, |re| {
+                    if name == "matches" {
+                        b(Some(re.is_match(&s)))
+                    } else {
+                        match replacement {
+                            Some(r) => vec![Item::Str(
+                                re.replace_all(&s, r.replace("$", "$$").replace("$$", "$").as_str())
+                                    .into_owned(),
+                            )],
+                            None => vec![],
+                        }
                     }
-                }
+                })
+                .map_err(|e| exec(format!("bad regular expression: {e}")))?
             }
             "split" => match (one_str()?, str_arg(0)?) {
                 (Some(s), Some(sep)) => s
@@ -1693,4 +1699,29 @@ fn aggregate_fn<'a>(name: &str, input: &Coll<'a>) -> Result<Coll<'a>, FhirPathEr
             }])
         }
     }
+}
+
+/// `matches` / `replaceMatches` patterns, compiled once per thread: a view calls them for
+/// every resource, and compiling the pattern each time was a tenth of a conversion run
+/// (README "Where the time goes"). Patterns come from mapping files, so there are few; the
+/// cache is emptied past 256 in case an expression builds them from data.
+fn with_regex<T>(p: &str, f: impl FnOnce(&regex::Regex) -> T) -> Result<T, regex::Error> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, regex::Regex>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|c| {
+        if let Some(re) = c.borrow().get(p) {
+            return Ok(f(re));
+        }
+        let re = regex::Regex::new(&format!("(?s){p}"))?;
+        let out = f(&re);
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(p.to_owned(), re);
+        Ok(out)
+    })
 }
