@@ -97,6 +97,8 @@ pub struct Study {
     pub tables: Vec<Table>,
     /// define.xml text, when given.
     pub define: Option<String>,
+    /// Joined record frames shared by the rules that match the same datasets the same way.
+    pub(crate) frames: super::engine::FrameCache,
 }
 
 impl Study {
@@ -139,6 +141,7 @@ impl Study {
                 })
                 .collect(),
             define: None,
+            frames: Default::default(),
         }
     }
 }

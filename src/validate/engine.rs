@@ -37,6 +37,7 @@ enum Op {
 }
 
 /// The rows a rule looks at.
+#[derive(Clone)]
 pub(super) struct Frame {
     dataset: String,
     pub(super) domain: String,
@@ -44,6 +45,39 @@ pub(super) struct Frame {
     pub(super) rows: Arc<Vec<Vec<V>>>,
     /// Record number of each row in its dataset (None for metadata frames).
     pub(super) records: Vec<Option<usize>>,
+}
+
+/// Record frames with their matched datasets joined, by dataset and match specification.
+/// Most rules that join match DM (or SUPP--) the same way, and building the join copies
+/// every record: it was a fifth of a validation run, once per rule (README "Where the time
+/// goes"). The frames are read-only once built (an operation that writes copies the rows).
+/// Active only during [`super::validate_study`], which empties it when it returns, so a
+/// study changed between runs is never seen through stale frames.
+#[derive(Default)]
+pub struct FrameCache(std::sync::Mutex<Option<HashMap<String, Arc<Frame>>>>);
+
+impl FrameCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, Arc<Frame>>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts caching (`on`) or stops and drops every frame.
+    pub(super) fn set_active(&self, on: bool) {
+        *self.lock() = on.then(HashMap::new);
+    }
+}
+
+impl Clone for FrameCache {
+    /// A copied study starts with an empty cache (frames are rebuilt on demand).
+    fn clone(&self) -> Self {
+        FrameCache::default()
+    }
+}
+
+impl std::fmt::Debug for FrameCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameCache")
+    }
 }
 
 impl Frame {
@@ -256,7 +290,7 @@ pub fn run(rule: &Rule, study: &Study, lib: &Library) -> Vec<Finding> {
                             rows: rows.into(),
                         }
                     }
-                    _ => record_frame(rule, study, t),
+                    _ => cached_record_frame(rule, study, t),
                 };
                 evaluate(rule, study, lib, Some(t), frame, &mut out);
             }
@@ -265,6 +299,27 @@ pub fn run(rule: &Rule, study: &Study, lib: &Library) -> Vec<Finding> {
     out.sort();
     out.dedup();
     out
+}
+
+/// [`record_frame`], shared through the study's [`FrameCache`] when the rule joins other
+/// datasets (a frame without joins shares the table's rows already).
+fn cached_record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
+    if rule.match_datasets.is_empty() {
+        return record_frame(rule, study, t);
+    }
+    let key = format!(
+        "{}\u{0}{}",
+        t.name,
+        serde_json::to_string(&rule.match_datasets).unwrap_or_default()
+    );
+    if let Some(f) = study.frames.lock().as_ref().and_then(|m| m.get(&key).cloned()) {
+        return (*f).clone();
+    }
+    let frame = record_frame(rule, study, t);
+    if let Some(m) = study.frames.lock().as_mut() {
+        m.insert(key, Arc::new(frame.clone()));
+    }
+    frame
 }
 
 fn record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
