@@ -1079,19 +1079,18 @@ impl<'e, 'a, 'x> Evaluator<'e, 'a, 'x> {
                 if p.is_empty() && name == "replaceMatches" {
                     return Ok(vec![Item::Str(s)]);
                 }
-                let replacement = if name == "matches" {
-                    None
-                } else {
-                    str_arg(1)?
-                };
+                let replacement = if name == "matches" { None } else { str_arg(1)? };
                 with_regex(&p, |re| {
                     if name == "matches" {
                         b(Some(re.is_match(&s)))
                     } else {
                         match replacement {
                             Some(r) => vec![Item::Str(
-                                re.replace_all(&s, r.replace("$", "$$").replace("$$", "$").as_str())
-                                    .into_owned(),
+                                re.replace_all(
+                                    &s,
+                                    r.replace("$", "$$").replace("$$", "$").as_str(),
+                                )
+                                .into_owned(),
                             )],
                             None => vec![],
                         }

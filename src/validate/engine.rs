@@ -312,7 +312,12 @@ fn cached_record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
         t.name,
         serde_json::to_string(&rule.match_datasets).unwrap_or_default()
     );
-    if let Some(f) = study.frames.lock().as_ref().and_then(|m| m.get(&key).cloned()) {
+    if let Some(f) = study
+        .frames
+        .lock()
+        .as_ref()
+        .and_then(|m| m.get(&key).cloned())
+    {
         return (*f).clone();
     }
     let frame = record_frame(rule, study, t);
