@@ -50,6 +50,13 @@ fn run(cmd: &mut Command) -> Run {
     }
 }
 
+/// The kakehashi binary with these arguments.
+fn kk(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args.iter().map(|a| a.as_ref()));
+    c
+}
+
 fn best(runs: usize, mut make: impl FnMut() -> Command, before: impl Fn()) -> Run {
     let mut best: Option<Run> = None;
     for _ in 0..runs {
@@ -135,6 +142,11 @@ fn main() {
         let clear = |p: &Path| {
             let _ = std::fs::remove_dir_all(p);
         };
+        // One untimed read first, so that "warm cache" holds even with --runs 1.
+        let _ = run(Command::new("sh")
+            .arg("-c")
+            .arg("find \"$0\" -type f -print0 | xargs -0 cat > /dev/null")
+            .arg(&root));
         let raw = best(
             runs,
             || {
@@ -146,49 +158,40 @@ fn main() {
             },
             || {},
         );
-        let inspect = best(
-            runs,
-            || {
-                let mut c = Command::new(BIN);
-                c.arg("inspect").arg(&root);
-                c
-            },
-            || {},
-        );
+        let inspect = best(runs, || kk(&[&"inspect", &root]), || {});
         let fhir_run = best(
             runs,
-            || {
-                let mut c = Command::new(BIN);
-                c.args(["convert", "fhir"]).arg(&root).arg("-o").arg(&fhir);
-                c
-            },
+            || kk(&[&"convert", &"fhir", &root, &"-o", &fhir]),
             || clear(&fhir),
         );
         let sdtm_run = best(
             runs,
             || {
-                let mut c = Command::new(BIN);
-                c.args(["convert", "sdtm"])
-                    .arg(&fhir)
-                    .arg("--study")
-                    .arg(&study)
-                    .args(["--demo-key", "-o"])
-                    .arg(&sdtm);
-                c
+                kk(&[
+                    &"convert",
+                    &"sdtm",
+                    &fhir,
+                    &"--study",
+                    &study,
+                    &"--demo-key",
+                    &"-o",
+                    &sdtm,
+                ])
             },
             || clear(&sdtm),
         );
         let e2e = best(
             runs,
             || {
-                let mut c = Command::new(BIN);
-                c.arg("convert")
-                    .arg(&root)
-                    .arg("--study")
-                    .arg(&study)
-                    .args(["--demo-key", "-o"])
-                    .arg(&both);
-                c
+                kk(&[
+                    &"convert",
+                    &root,
+                    &"--study",
+                    &study,
+                    &"--demo-key",
+                    &"-o",
+                    &both,
+                ])
             },
             || clear(&both),
         );
