@@ -2,13 +2,32 @@
 //! NDJSON, converted to SDTM, checked against the generator's own numbers — every reading
 //! one VS record with its test code, time to the second and value, flagged self-measured in
 //! SUPPVS, body-composition codes in define.xml as extended terms, and the datasets clean
-//! under the full default validation.
+//! under the full default validation. Body water in % takes the percentage test, blood
+//! pressure timed on waking or before sleep carries VSTPT/VSTPTNUM, and the scale vendor's
+//! own codes (visceral-fat level, bone mass) reach VS once a site table names them.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use kakehashi::synth::phr::{generate, PhrOptions};
+use kakehashi::synth::phr::{generate, PhrOptions, VENDOR};
+
+/// A site's `--sdtm-mappings` folder: the embedded `vital-signs` table with the scale
+/// vendor's codes added, the way README "Home and smart-device measurements" tells a site
+/// to do it.
+fn site_tables(dir: &Path) -> PathBuf {
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("terminology")).unwrap();
+    let embedded =
+        std::fs::read_to_string(common::repo("mappings/sdtm/terminology/vital-signs.yaml"))
+            .unwrap();
+    let mut table = embedded.replacen("systems:\n", &format!("systems:\n  SCALE: {VENDOR}\n"), 1);
+    table.push_str("  - [SCALE, visceral-fat-level, VISFATLV, Visceral Fat Level, \"{score}\"]\n");
+    table.push_str("  - [SCALE, bone-mass, BMC, Bone Mineral Content, kg]\n");
+    std::fs::write(site.join("terminology/vital-signs.yaml"), table).unwrap();
+    site
+}
 
 fn opts() -> PhrOptions {
     PhrOptions {
@@ -44,6 +63,7 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
 
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: PHR-01\n").unwrap();
+    let site = site_tables(dir.path());
     let stderr = common::kk_ok(&[
         &"convert",
         &"sdtm",
@@ -51,6 +71,8 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
         &"--study",
         &study,
         &"--demo-key",
+        &"--sdtm-mappings",
+        &site,
         &"--format",
         &"xpt,json,csv",
         &"-o",
@@ -68,14 +90,29 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
         "one VS record per reading, none lost"
     );
     // Value by value: (test, local time to the second, standard numeric result).
-    let key = |t: &str, d: &str, v: f64| (t.to_owned(), d.to_owned(), format!("{v:.1}"));
+    // The time point too, where the reading carries one.
+    let key = |t: &str, d: &str, v: f64, tpt: &str| {
+        (
+            t.to_owned(),
+            d.to_owned(),
+            format!("{v:.1}"),
+            tpt.to_owned(),
+        )
+    };
     let mut want: Vec<_> = truth
         .iter()
-        .map(|r| key(r.vstestcd, &r.dtc, r.value))
+        .map(|r| key(r.vstestcd, &r.dtc, r.value, r.tpt.unwrap_or("")))
         .collect();
     let mut got: Vec<_> = vs
         .iter()
-        .map(|r| key(&r["VSTESTCD"], &r["VSDTC"], r["VSSTRESN"].parse().unwrap()))
+        .map(|r| {
+            key(
+                &r["VSTESTCD"],
+                &r["VSDTC"],
+                r["VSSTRESN"].parse().unwrap(),
+                &r["VSTPT"],
+            )
+        })
         .collect();
     want.sort();
     got.sort();
@@ -110,9 +147,31 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
         truth.iter().filter(|r| r.vstestcd == "SYSBP").count()
     );
     for t in [
-        "WEIGHT", "FATPCT", "MUSCMASS", "TBW", "BMI", "TEMP", "PULSE",
+        "WEIGHT", "BODYFATP", "MUSCMASS", "TBW", "TBWPCT", "BMI", "VISFATLV", "BMC", "TEMP",
+        "PULSE",
     ] {
         assert!(count(t) > 0, "{t}");
+    }
+    // Time points: on waking 1, before sleep 22 (event-timing), and only where timed.
+    for r in &vs {
+        let want = match r["VSTPT"].as_str() {
+            "UPON WAKING" => "1",
+            "BEFORE SLEEP" => "22",
+            "" => "",
+            other => panic!("unexpected VSTPT {other}"),
+        };
+        assert_eq!(r["VSTPTNUM"], want);
+        let timed = ["SYSBP", "DIABP", "PULSE"].contains(&r["VSTESTCD"].as_str());
+        assert_eq!(timed, !want.is_empty(), "{r:?}");
+    }
+    // Body water in % is its own test, in %; in kg it stays TBW.
+    for r in &vs {
+        match r["VSTESTCD"].as_str() {
+            "TBWPCT" | "BODYFATP" => assert_eq!(r["VSSTRESU"], "%"),
+            "TBW" | "BMC" => assert_eq!(r["VSSTRESU"], "kg"),
+            "VISFATLV" => assert_eq!(r["VSSTRESU"], "POINT"),
+            _ => {}
+        }
     }
     // Every reading was self-measured with a device.
     let supp = common::read_csv(&out.join("suppvs.csv"));
@@ -123,7 +182,7 @@ fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
     assert_eq!(selfm, vs.len());
     // Sponsor-defined test codes are declared as such.
     let define = std::fs::read_to_string(out.join("define.xml")).unwrap();
-    for t in ["FATPCT", "MUSCMASS"] {
+    for t in ["BODYFATP", "MUSCMASS", "TBWPCT", "BMC", "VISFATLV"] {
         assert!(
             define.contains(&format!("CodedValue=\"{t}\" def:ExtendedValue=\"Yes\"")),
             "{t}"
@@ -166,6 +225,7 @@ fn issue14_daily_summary_gives_one_mean_per_subject_test_and_day() {
     ]);
     let study = dir.path().join("study.yaml");
     std::fs::write(&study, "study_id: PHR-02\n").unwrap();
+    let site = site_tables(dir.path());
     let text = common::kk_ok(&[
         &"convert",
         &"sdtm",
@@ -173,6 +233,8 @@ fn issue14_daily_summary_gives_one_mean_per_subject_test_and_day() {
         &"--study",
         &study,
         &"--demo-key",
+        &"--sdtm-mappings",
+        &site,
         &"--daily-summary",
         &"--format",
         &"csv,json",
@@ -246,6 +308,59 @@ fn issue14_daily_summary_gives_one_mean_per_subject_test_and_day() {
 }
 
 #[test]
+fn issue14_vendor_codes_without_a_site_table_are_counted_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ndjson, out) = (dir.path().join("phr"), dir.path().join("out"));
+    common::kk_ok(&[
+        &"synth-phr",
+        &"-o",
+        &ndjson,
+        &"--subjects",
+        &"2",
+        &"--days",
+        &"30",
+        &"--seed",
+        &"5",
+    ]);
+    let o = PhrOptions {
+        subjects: 2,
+        days: 30,
+        seed: 5,
+        start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+    };
+    let truth = generate(&o).readings;
+    let vendor = truth
+        .iter()
+        .filter(|r| ["VISFATLV", "BMC"].contains(&r.vstestcd))
+        .count();
+    assert!(vendor > 0);
+    let study = dir.path().join("study.yaml");
+    std::fs::write(&study, "study_id: PHR-04\n").unwrap();
+    common::kk_ok(&[
+        &"convert",
+        &"sdtm",
+        &ndjson,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--format",
+        &"csv",
+        &"-o",
+        &out,
+    ]);
+    let vs = common::read_csv(&out.join("vs.csv"));
+    assert_eq!(vs.len(), truth.len() - vendor);
+    // The reconciliation names them: Observations no domain view selects.
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("reconciliation.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        rec["sdtm"]["resources"]["Observation"]["gave_none"]["no domain view selects it"],
+        vendor
+    );
+}
+
+#[test]
 fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
@@ -300,4 +415,62 @@ fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
         ["2024-05-02T07:00:00", "2024-05-03T07:00:00"],
         "{supp:?}"
     );
+}
+
+#[test]
+fn issue14_the_unit_chooses_the_test_of_mdc_body_fat_and_water() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("Patient.ndjson"),
+        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"male\",\"birthDate\":\"1960-01-01\"}\n",
+    )
+    .unwrap();
+    let obs = |id: &str, code: &str, value: &str, unit: &str| {
+        format!("{{\"resourceType\":\"Observation\",\"id\":\"{id}\",\"status\":\"final\",\"code\":{{\"coding\":[{{\"system\":\"urn:iso:std:iso:11073:10101\",\"code\":\"{code}\"}}]}},\"subject\":{{\"reference\":\"Patient/p1\"}},\"effectiveDateTime\":\"2024-05-01T07:00:0{}+09:00\",\"valueQuantity\":{{\"value\":{value},\"unit\":\"{unit}\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"{unit}\"}}}}\n", id.len() % 10)
+    };
+    let lines = [
+        obs("fat-pct", "188748", "21.5", "%"),
+        obs("fat-kg", "188748", "14.2", "kg"),
+        obs("water-pct", "188764", "55.1", "%"),
+        obs("water-kg", "188764", "38.0", "kg"),
+    ]
+    .concat();
+    std::fs::write(input.join("Observation.ndjson"), lines).unwrap();
+    let study = dir.path().join("study.yaml");
+    std::fs::write(&study, "study_id: PHR-05\n").unwrap();
+    let out = dir.path().join("out");
+    let text = common::kk_ok(&[
+        &"convert",
+        &"sdtm",
+        &input,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--format",
+        &"csv",
+        &"-o",
+        &out,
+    ]);
+    let vs = common::read_csv(&out.join("vs.csv"));
+    let mut got: Vec<(String, String, String)> = vs
+        .iter()
+        .map(|r| {
+            (
+                r["VSTESTCD"].clone(),
+                r["VSSTRESN"].clone(),
+                r["VSSTRESU"].clone(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = [
+        ("BODYFATM", "14.2", "kg"),
+        ("BODYFATP", "21.5", "%"),
+        ("TBW", "38", "kg"),
+        ("TBWPCT", "55.1", "%"),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    assert_eq!(got, want, "{text}");
 }

@@ -1,11 +1,14 @@
 //! `kakehashi synth-phr`: a deterministic year of home measurements as FHIR R4 Bulk NDJSON,
 //! the way PHR apps and personal health devices send them: a body-composition scale each
 //! morning (weight, body fat %, muscle mass, body water, BMI; LOINC where one exists, else
-//! the IEEE 11073-10101 MDC code the scale sends), a thermometer each morning, and a blood
-//! pressure monitor morning and evening (one panel Observation, LOINC 85354-9, with systolic
-//! and diastolic components, plus the pulse as its own Observation). Every Observation
-//! references its Device and is performed by the patient (self-measured). Some days are
-//! skipped, as at home.
+//! the IEEE 11073-10101 MDC code the scale sends; body water in kg on the scales of odd
+//! subjects and in % on those of even ones; visceral-fat level and bone mass under the
+//! scale vendor's own codes, [`VENDOR`], since no shared code exists), a thermometer each
+//! morning, and a blood pressure monitor on waking and before sleep (one panel Observation,
+//! LOINC 85354-9, with systolic and diastolic components, plus the pulse as its own
+//! Observation; both carry the time point as `effectiveTiming.repeat.when`, WAKE or HS).
+//! Every Observation references its Device and is performed by the patient (self-measured).
+//! Some days are skipped, as at home.
 //!
 //! The generator also returns its own readings ([`Reading`]), so a test can check what
 //! `convert sdtm` made of them value by value.
@@ -33,6 +36,8 @@ pub struct Reading {
     pub dtc: String,
     pub value: f64,
     pub unit: &'static str,
+    /// The planned time point (VSTPT) the reading carries, if any.
+    pub tpt: Option<&'static str>,
 }
 
 /// The NDJSON files (name, lines) and the readings in them.
@@ -44,12 +49,16 @@ pub struct Phr {
 const LOINC: &str = "http://loinc.org";
 const MDC: &str = "urn:iso:std:iso:11073:10101";
 const UCUM: &str = "http://unitsofmeasure.org";
+/// The code system the generator's scale vendor uses for the measures no shared code exists
+/// for (visceral-fat level, bone mass). Like a real vendor's, the default tables do not know
+/// it: a site adds its codes to `vital-signs` (README "Home and smart-device measurements").
+pub const VENDOR: &str = "urn:kakehashi:synth-phr:scale-vendor";
 
 /// (VSTESTCD, coding system, code, display, UCUM unit, decimals).
 const SCALE: &[(&str, &str, &str, &str, &str, i32)] = &[
     ("WEIGHT", LOINC, "29463-7", "Body weight", "kg", 1),
     (
-        "FATPCT",
+        "BODYFATP",
         LOINC,
         "41982-0",
         "Percentage of body fat Measured",
@@ -66,6 +75,15 @@ const SCALE: &[(&str, &str, &str, &str, &str, i32)] = &[
         "kg/m2",
         1,
     ),
+    (
+        "VISFATLV",
+        VENDOR,
+        "visceral-fat-level",
+        "Visceral fat level",
+        "{score}",
+        0,
+    ),
+    ("BMC", VENDOR, "bone-mass", "Bone mass", "kg", 1),
 ];
 
 fn round(x: f64, d: i32) -> f64 {
@@ -78,11 +96,18 @@ fn quantity(v: f64, unit: &str) -> Value {
     json!({"value": v, "unit": unit, "system": UCUM, "code": unit})
 }
 
+/// When an Observation was made: a date-time, or a Timing with the event and the planned
+/// time point (FHIR EventTiming).
+enum When<'a> {
+    At(&'a str),
+    Timed(&'a str, &'static str),
+}
+
 fn observation(
     id: String,
     patient: &str,
     device: &str,
-    dtc: &str,
+    when: When,
     code: Value,
     body: Value,
 ) -> Value {
@@ -96,11 +121,18 @@ fn observation(
         }]}],
         "code": code,
         "subject": {"reference": format!("Patient/{patient}")},
-        "effectiveDateTime": format!("{dtc}+09:00"),
         "performer": [{"reference": format!("Patient/{patient}")}],
         "device": {"reference": format!("Device/{device}")}
     });
+    let effective = match when {
+        When::At(dtc) => ("effectiveDateTime", json!(format!("{dtc}+09:00"))),
+        When::Timed(dtc, code) => (
+            "effectiveTiming",
+            json!({"event": [format!("{dtc}+09:00")], "repeat": {"when": [code]}}),
+        ),
+    };
     if let (Some(o), Some(b)) = (o.as_object_mut(), body.as_object()) {
+        o.insert(effective.0.to_owned(), effective.1);
         for (k, v) in b {
             o.insert(k.clone(), v.clone());
         }
@@ -169,25 +201,35 @@ pub fn generate(opts: &PhrOptions) -> Phr {
             weight = (weight + rng.gen_range(-0.3..0.3)).clamp(40.0, 120.0);
             fat = (fat + rng.gen_range(-0.2..0.2)).clamp(8.0, 45.0);
             let w = round(weight, 1);
+            let water = w * (1.0 - fat / 100.0) * 0.73;
             let values = [
                 w,
                 round(fat, 1),
                 round(w * (1.0 - fat / 100.0) * 0.52, 1),
-                round(w * (1.0 - fat / 100.0) * 0.73, 1),
+                round(water, 1),
                 round(w / (height * height), 1),
+                (fat / 3.0).round().clamp(1.0, 30.0),
+                round(w * (1.0 - fat / 100.0) * 0.05, 1),
             ];
             let t = format!(
                 "{d}T07:{:02}:{:02}",
                 rng.gen_range(0..30),
                 rng.gen_range(0..60)
             );
-            for ((test, sys, code, disp, unit, dec), v) in SCALE.iter().zip(values) {
-                let v = round(v, *dec);
+            for (row, v) in SCALE.iter().zip(values) {
+                // The scales of even subjects send body water as a share of weight.
+                let (test, sys, code, disp, unit, dec, v) = match *row {
+                    ("TBW", sys, code, disp, _, dec) if s % 2 == 1 => {
+                        ("TBWPCT", sys, code, disp, "%", dec, water / w * 100.0)
+                    }
+                    (t, sys, code, disp, unit, dec) => (t, sys, code, disp, unit, dec, v),
+                };
+                let v = round(v, dec);
                 obs.push(observation(
                     next_id(&pid),
                     &pid,
                     &format!("{pid}-scale"),
-                    &t,
+                    When::At(&t),
                     coding(sys, code, disp),
                     json!({"valueQuantity": quantity(v, unit)}),
                 ));
@@ -197,6 +239,7 @@ pub fn generate(opts: &PhrOptions) -> Phr {
                     dtc: t.clone(),
                     value: v,
                     unit,
+                    tpt: None,
                 });
             }
             let temp = round(rng.gen_range(35.9..37.3), 1);
@@ -209,7 +252,7 @@ pub fn generate(opts: &PhrOptions) -> Phr {
                 next_id(&pid),
                 &pid,
                 &format!("{pid}-thermo"),
-                &tt,
+                When::At(&tt),
                 coding(LOINC, "8310-5", "Body temperature"),
                 json!({"valueQuantity": quantity(temp, "Cel")}),
             ));
@@ -219,8 +262,9 @@ pub fn generate(opts: &PhrOptions) -> Phr {
                 dtc: tt,
                 value: temp,
                 unit: "Cel",
+                tpt: None,
             });
-            for hour in [7, 21] {
+            for (hour, when, tpt) in [(7, "WAKE", "UPON WAKING"), (21, "HS", "BEFORE SLEEP")] {
                 let bt = format!(
                     "{d}T{hour:02}:{:02}:{:02}",
                     rng.gen_range(45..60),
@@ -233,7 +277,7 @@ pub fn generate(opts: &PhrOptions) -> Phr {
                     next_id(&pid),
                     &pid,
                     &format!("{pid}-bp"),
-                    &bt,
+                    When::Timed(&bt, when),
                     coding(LOINC, "85354-9", "Blood pressure panel with all children optional"),
                     json!({"component": [
                         {"code": coding(LOINC, "8480-6", "Systolic blood pressure"), "valueQuantity": quantity(sys, "mm[Hg]")},
@@ -244,7 +288,7 @@ pub fn generate(opts: &PhrOptions) -> Phr {
                     next_id(&pid),
                     &pid,
                     &format!("{pid}-bp"),
-                    &bt,
+                    When::Timed(&bt, when),
                     coding(MDC, "149546", "MDC_PULS_RATE_NON_INV"),
                     json!({"valueQuantity": quantity(pulse, "/min")}),
                 ));
@@ -259,6 +303,7 @@ pub fn generate(opts: &PhrOptions) -> Phr {
                         dtc: bt.clone(),
                         value: v,
                         unit,
+                        tpt: Some(tpt),
                     });
                 }
             }
