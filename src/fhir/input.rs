@@ -4,7 +4,6 @@
 //! `Type/id` so references resolve the same way whatever the source.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -124,20 +123,19 @@ fn ndjson_lines(
                 Location::file(path).with_line(i + 1),
             )
         };
-        match (&mut reader)
-            .take(MAX_DOCUMENT_BYTES + 1)
-            .read_until(b'\n', &mut line)
-        {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) => return diags.push(cannot(e)),
-        }
-        if line.len() as u64 > MAX_DOCUMENT_BYTES && line.last() != Some(&b'\n') {
-            diags.push(too_large(Location::file(path).with_line(i + 1)));
-            if let Err(e) = skip_line(&mut reader) {
-                return diags.push(cannot(e));
+        match read_line_bounded(&mut reader, &mut line) {
+            Ok(Line::End) => return,
+            Ok(Line::Read) => {}
+            Ok(Line::TooLong) => {
+                diags.push(too_large(Location::file(path).with_line(i + 1)));
+                // Give the memory of the over-long line back before reading on.
+                line = Vec::new();
+                if let Err(e) = skip_line(&mut reader) {
+                    return diags.push(cannot(e));
+                }
+                continue;
             }
-            continue;
+            Err(e) => return diags.push(cannot(e)),
         }
         if line.last() == Some(&b'\n') {
             line.pop();
@@ -174,6 +172,50 @@ fn too_large(at: Location) -> Diagnostic {
         at,
     )
     .help("export Bulk-Data NDJSON (one resource per line) or split the Bundle")
+}
+
+enum Line {
+    End,
+    Read,
+    TooLong,
+}
+
+/// One line into `line` (with its `\n`), or `TooLong` once it would pass
+/// [`MAX_DOCUMENT_BYTES`]. Written out rather than `read_until` on a `take`: that lets the
+/// buffer grow past the limit (its capacity doubles to twice the limit, and a reallocation
+/// holds old and new at once), while here it never exceeds the limit.
+fn read_line_bounded(
+    reader: &mut impl std::io::BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Line> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(if line.is_empty() {
+                Line::End
+            } else {
+                Line::Read
+            });
+        }
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let limit = MAX_DOCUMENT_BYTES as usize + usize::from(done);
+        if line.len() + take > limit {
+            return Ok(Line::TooLong);
+        }
+        if line.capacity() < line.len() + take {
+            // Grow by doubling, but never past the limit.
+            let want = (line.len() + take).max(line.capacity() * 2).min(limit);
+            line.reserve_exact(want - line.len());
+        }
+        line.extend_from_slice(&buf[..take]);
+        reader.consume(take);
+        if done {
+            return Ok(Line::Read);
+        }
+    }
 }
 
 /// Consumes the rest of an over-long line without holding it.
