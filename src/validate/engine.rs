@@ -52,18 +52,44 @@ pub(super) struct Frame {
 /// every record: it was a fifth of a validation run, once per rule (README "Where the time
 /// goes"). The frames are read-only once built (an operation that writes copies the rows).
 /// Active only during [`super::validate_study`], which empties it when it returns, so a
-/// study changed between runs is never seen through stale frames.
+/// study changed between runs is never seen through stale frames. A frame is dropped as soon
+/// as the last rule that will ask for it has had it ([`FrameCache::start`] counts them
+/// beforehand): only the frames still to be shared stay in memory, not every join of the
+/// run (they doubled the peak memory of `convert` when all were kept).
 #[derive(Default)]
-pub struct FrameCache(std::sync::Mutex<Option<HashMap<String, Arc<Frame>>>>);
+pub struct FrameCache(std::sync::Mutex<Option<HashMap<String, Shared>>>);
+
+/// A frame and how many more rules will ask for it (`None`: not built yet).
+pub struct Shared {
+    frame: Option<Arc<Frame>>,
+    left: usize,
+}
 
 impl FrameCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, Arc<Frame>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<HashMap<String, Shared>>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts caching (`on`) or stops and drops every frame.
-    pub(super) fn set_active(&self, on: bool) {
-        *self.lock() = on.then(HashMap::new);
+    /// Starts caching for `rules` over `study`: counts, per frame key, the rule runs that
+    /// will ask for it; keys asked for once are not cached at all.
+    pub(super) fn start(&self, rules: &[Rule], study: &Study, lib: &Library) {
+        let mut uses: HashMap<String, Shared> = HashMap::new();
+        for rule in rules.iter().filter(|r| uses_record_frame(r)) {
+            for t in study.tables.iter().filter(|t| in_scope(rule, t, lib)) {
+                let e = uses.entry(frame_key(rule, t)).or_insert(Shared {
+                    frame: None,
+                    left: 0,
+                });
+                e.left += 1;
+            }
+        }
+        uses.retain(|_, s| s.left > 1);
+        *self.lock() = Some(uses);
+    }
+
+    /// Stops caching and drops every frame left.
+    pub(super) fn stop(&self) {
+        *self.lock() = None;
     }
 }
 
@@ -307,24 +333,60 @@ fn cached_record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {
     if rule.match_datasets.is_empty() {
         return record_frame(rule, study, t);
     }
-    let key = format!(
-        "{}\u{0}{}",
-        t.name,
-        serde_json::to_string(&rule.match_datasets).unwrap_or_default()
-    );
-    if let Some(f) = study
-        .frames
-        .lock()
-        .as_ref()
-        .and_then(|m| m.get(&key).cloned())
-    {
+    let key = frame_key(rule, t);
+    // Takes the built frame if there is one, counting this use; drops it after its last.
+    let take = |m: &mut HashMap<String, Shared>| -> Option<Arc<Frame>> {
+        let e = m.get_mut(&key)?;
+        let f = e.frame.clone()?;
+        e.left = e.left.saturating_sub(1);
+        if e.left == 0 {
+            m.remove(&key);
+        }
+        Some(f)
+    };
+    if let Some(f) = study.frames.lock().as_mut().and_then(take) {
         return (*f).clone();
     }
     let frame = record_frame(rule, study, t);
     if let Some(m) = study.frames.lock().as_mut() {
-        m.insert(key, Arc::new(frame.clone()));
+        // Another thread may have built it meanwhile: then this use counts against that one.
+        if take(m).is_none() {
+            if let Some(e) = m.get_mut(&key) {
+                e.left = e.left.saturating_sub(1);
+                if e.left == 0 {
+                    m.remove(&key);
+                } else {
+                    e.frame = Some(Arc::new(frame.clone()));
+                }
+            }
+        }
     }
     frame
+}
+
+/// The rule types whose frame is the records of a dataset ([`record_frame`]); `run` builds
+/// the others itself.
+fn uses_record_frame(rule: &Rule) -> bool {
+    !rule.match_datasets.is_empty()
+        && !matches!(
+            rule.rule_type.as_str(),
+            "Domain Presence Check"
+                | "Variable Metadata Check"
+                | "Variable Metadata Check against Library Metadata"
+                | "Dataset Metadata Check"
+                | "Value Check with Dataset Metadata"
+                | "Define Item Metadata Check"
+                | "Define Item Metadata Check against Library Metadata"
+        )
+}
+
+/// Frames are shared by dataset and match specification.
+fn frame_key(rule: &Rule, t: &Table) -> String {
+    format!(
+        "{}\u{0}{}",
+        t.name,
+        serde_json::to_string(&rule.match_datasets).unwrap_or_default()
+    )
 }
 
 fn record_frame(rule: &Rule, study: &Study, t: &Table) -> Frame {

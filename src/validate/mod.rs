@@ -23,12 +23,12 @@ use rayon::prelude::*;
 
 /// Runs every rule over the study (rules in parallel; findings in a stable order).
 pub fn validate_study(study: &Study, rules: &[Rule], lib: &Library) -> Vec<Finding> {
-    study.frames.set_active(true);
+    study.frames.start(rules, study, lib);
     let mut all: Vec<Finding> = rules
         .par_iter()
         .flat_map_iter(|r| run(r, study, lib))
         .collect();
-    study.frames.set_active(false);
+    study.frames.stop();
     all.extend(define_consistency(study));
     all.extend(standard_checks(study, lib));
     all.sort_by(|a, b| {
