@@ -1,3 +1,4 @@
+use super::views::{self, FhirFormat, ViewOpts};
 use super::{preflight, progress};
 use kakehashi::diagnostics::{Diagnostic, Tally};
 use kakehashi::fhir::{convert_storage, convert_storage_with, FhirOptions};
@@ -46,6 +47,15 @@ pub struct FhirArgs {
     /// (meta.versionId = the SS-MIX2 timestamp), for audit.
     #[arg(long)]
     pub history: bool,
+    /// Formats, comma-separated: ndjson (always written), parquet (also the flattened rows
+    /// of every ViewDefinition, views/<view>.parquet).
+    #[arg(long, value_delimiter = ',', default_value = "ndjson")]
+    pub format: Vec<FhirFormat>,
+    /// SDTM mapping overrides whose views --format parquet writes (domains/, terminology/).
+    #[arg(long)]
+    pub sdtm_mappings: Option<PathBuf>,
+    #[command(flatten)]
+    pub view_opts: ViewOpts,
 }
 
 pub fn run(t: Target) -> ExitCode {
@@ -72,6 +82,20 @@ fn fhir(a: FhirArgs) -> ExitCode {
             );
             return ExitCode::from(1);
         }
+    };
+    // The views --format parquet writes, checked before any data is read.
+    let views = if a.format.contains(&FhirFormat::Parquet) {
+        let loaded = SdtmSpec::load(a.sdtm_mappings.as_deref())
+            .and_then(|spec| views::prepare(&spec, &a.view_opts).map(|v| (spec, v)));
+        match loaded {
+            Ok(x) => Some(x),
+            Err(d) => {
+                print_diags(&d);
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
     };
     if let Err(c) = preflight::roots(&a.roots) {
         return c;
@@ -110,6 +134,16 @@ fn fhir(a: FhirArgs) -> ExitCode {
         eprintln!("error: cannot write under {}: {e}", a.output.display());
         return ExitCode::from(2);
     }
+    let view_errors = match &views {
+        Some((spec, v)) => match views::write(v, spec, staging.path(), &a.output) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: cannot write under {}: {e}", a.output.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => 0,
+    };
     if let Err(c) = preflight::commit(staging, &a.output) {
         return c;
     }
@@ -131,7 +165,7 @@ fn fhir(a: FhirArgs) -> ExitCode {
     for d in run.diagnostics.iter().filter(|d| d.is_error()).take(10) {
         eprintln!("{d}");
     }
-    if run.tally.errors > 0 {
+    if run.tally.errors + view_errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -574,6 +608,17 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
     };
     privacy.configure(&mut engine);
     let engine = engine;
+    let views = if a.files.format.contains(&kakehashi::sdtm::Format::Parquet) {
+        match views::prepare(spec, &a.view_opts) {
+            Ok(v) => v,
+            Err(d) => {
+                print_diags(&d);
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        Vec::new()
+    };
     if let Err(c) = preflight::roots(&a.roots) {
         return c;
     }
@@ -625,6 +670,22 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         out_dir.join("fhir").display()
     );
     let mut out = collected.finish();
+    let view_errors = if views.is_empty() {
+        0
+    } else {
+        match views::write(
+            &views,
+            spec,
+            &staging.path().join("fhir"),
+            &out_dir.join("fhir"),
+        ) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: cannot write under {}: {e}", out_dir.display());
+                return ExitCode::from(2);
+            }
+        }
+    };
     // Stage-1 diagnostics name SS-MIX2 paths (which hold patient ids by design): they stay
     // in fhir/diagnostics.ndjson and never go into the SDTM folder.
     let stage1_errors = run.tally.errors;
@@ -655,7 +716,7 @@ pub fn end_to_end(a: AllArgs) -> ExitCode {
         return c;
     }
     print_reconciliation(Some(&run), Some(&v.ledger));
-    v.exit(&a.files, stage1_errors)
+    v.exit(&a.files, stage1_errors + view_errors)
 }
 
 /// `kakehashi convert ROOT… --study S -o OUT`: both stages.
@@ -694,6 +755,8 @@ pub struct AllArgs {
     pub tz_offset: String,
     #[arg(long, value_delimiter = ',', default_value = "ADT-00")]
     pub snapshot_types: Vec<String>,
+    #[command(flatten)]
+    pub view_opts: ViewOpts,
 }
 
 /// `convert`: a stage (`fhir`, `sdtm`) or, with SS-MIX2 roots and --study, both.

@@ -10,6 +10,7 @@ pub mod show;
 pub mod stats;
 pub mod synth;
 pub mod validate;
+pub mod views;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -17,6 +17,7 @@ pub mod spec;
 pub mod stream;
 pub mod study;
 pub mod subject;
+pub mod view_rows;
 
 use std::path::Path;
 
