@@ -6,6 +6,7 @@ pub mod convert;
 pub mod inspect;
 pub mod mappings;
 pub mod preflight;
+pub mod reconcile;
 pub mod show;
 pub mod stats;
 pub mod synth;
