@@ -38,6 +38,35 @@ fn opts() -> PhrOptions {
     }
 }
 
+/// One patient's Observations (NDJSON lines) through `convert sdtm` into CSV: (out, terminal).
+fn convert_one_patient(
+    dir: &Path,
+    patient: &str,
+    observations: String,
+    study_id: &str,
+) -> (PathBuf, String) {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("Patient.ndjson"), patient).unwrap();
+    std::fs::write(input.join("Observation.ndjson"), observations).unwrap();
+    let study = dir.join("study.yaml");
+    std::fs::write(&study, format!("study_id: {study_id}\n")).unwrap();
+    let out = dir.join("out");
+    let text = common::kk_ok(&[
+        &"convert",
+        &"sdtm",
+        &input,
+        &"--study",
+        &study,
+        &"--demo-key",
+        &"--format",
+        &"csv",
+        &"-o",
+        &out,
+    ]);
+    (out, text)
+}
+
 #[test]
 fn issue14_a_year_of_home_measurements_reaches_vs_reading_by_reading() {
     let dir = tempfile::tempdir().unwrap();
@@ -363,13 +392,6 @@ fn issue14_vendor_codes_without_a_site_table_are_counted_not_lost() {
 #[test]
 fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(
-        input.join("Patient.ndjson"),
-        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"female\",\"birthDate\":\"1970-01-01\"}\n",
-    )
-    .unwrap();
     let obs = |id: &str, extra: &str, t: &str| {
         format!("{{\"resourceType\":\"Observation\",\"id\":\"{id}\",\"status\":\"final\",\"category\":[{{\"coding\":[{{\"system\":\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"vital-signs\"}}]}}],\"code\":{{\"coding\":[{{\"system\":\"http://loinc.org\",\"code\":\"29463-7\"}}]}},\"subject\":{{\"reference\":\"Patient/p1\"}},\"effectiveDateTime\":\"2024-05-0{t}T07:00:00+09:00\",\"valueQuantity\":{{\"value\":60.{t},\"unit\":\"kg\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"kg\"}}{extra}}}\n")
     };
@@ -383,22 +405,12 @@ fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
         ),
     ]
     .concat();
-    std::fs::write(input.join("Observation.ndjson"), lines).unwrap();
-    let study = dir.path().join("study.yaml");
-    std::fs::write(&study, "study_id: PHR-03\n").unwrap();
-    let out = dir.path().join("out");
-    let text = common::kk_ok(&[
-        &"convert",
-        &"sdtm",
-        &input,
-        &"--study",
-        &study,
-        &"--demo-key",
-        &"--format",
-        &"csv",
-        &"-o",
-        &out,
-    ]);
+    let (out, text) = convert_one_patient(
+        dir.path(),
+        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"female\",\"birthDate\":\"1970-01-01\"}\n",
+        lines,
+        "PHR-03",
+    );
     let vs = common::read_csv(&out.join("vs.csv"));
     assert_eq!(vs.len(), 3, "{text}");
     let supp = common::read_csv(&out.join("suppvs.csv"));
@@ -420,13 +432,6 @@ fn issue14_a_category_or_method_saying_home_marks_a_reading_self_measured() {
 #[test]
 fn issue14_the_unit_chooses_the_test_of_mdc_body_fat_and_water() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(
-        input.join("Patient.ndjson"),
-        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"male\",\"birthDate\":\"1960-01-01\"}\n",
-    )
-    .unwrap();
     let obs = |id: &str, code: &str, value: &str, unit: &str| {
         format!("{{\"resourceType\":\"Observation\",\"id\":\"{id}\",\"status\":\"final\",\"code\":{{\"coding\":[{{\"system\":\"urn:iso:std:iso:11073:10101\",\"code\":\"{code}\"}}]}},\"subject\":{{\"reference\":\"Patient/p1\"}},\"effectiveDateTime\":\"2024-05-01T07:00:0{}+09:00\",\"valueQuantity\":{{\"value\":{value},\"unit\":\"{unit}\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"{unit}\"}}}}\n", id.len() % 10)
     };
@@ -437,22 +442,12 @@ fn issue14_the_unit_chooses_the_test_of_mdc_body_fat_and_water() {
         obs("water-kg", "188764", "38.0", "kg"),
     ]
     .concat();
-    std::fs::write(input.join("Observation.ndjson"), lines).unwrap();
-    let study = dir.path().join("study.yaml");
-    std::fs::write(&study, "study_id: PHR-05\n").unwrap();
-    let out = dir.path().join("out");
-    let text = common::kk_ok(&[
-        &"convert",
-        &"sdtm",
-        &input,
-        &"--study",
-        &study,
-        &"--demo-key",
-        &"--format",
-        &"csv",
-        &"-o",
-        &out,
-    ]);
+    let (out, text) = convert_one_patient(
+        dir.path(),
+        "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"gender\":\"male\",\"birthDate\":\"1960-01-01\"}\n",
+        lines,
+        "PHR-05",
+    );
     let vs = common::read_csv(&out.join("vs.csv"));
     let mut got: Vec<(String, String, String)> = vs
         .iter()

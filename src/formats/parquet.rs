@@ -99,6 +99,18 @@ pub fn write<W: Write + Send>(ds: &Dataset, w: W) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A JSON number, or a string holding one, as `T`.
+fn number<T: std::str::FromStr>(
+    v: &serde_json::Value,
+    of: fn(&serde_json::Number) -> Option<T>,
+) -> Option<T> {
+    match v {
+        serde_json::Value::Number(n) => of(n),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// The Parquet type of a column of JSON values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
@@ -201,21 +213,13 @@ impl<W: Write + Send> RowWriter<W> {
                 }))),
                 ColType::Int => Arc::new(Int64Array::from_iter(rows.iter().map(|r| {
                     let v = cell(r);
-                    let x = match &v {
-                        Value::Number(n) => n.as_i64(),
-                        Value::String(s) => s.trim().parse().ok(),
-                        _ => None,
-                    };
+                    let x = number(&v, serde_json::Number::as_i64);
                     check(&v, x.is_some());
                     x
                 }))),
                 ColType::Float => Arc::new(Float64Array::from_iter(rows.iter().map(|r| {
                     let v = cell(r);
-                    let x = match &v {
-                        Value::Number(n) => n.as_f64(),
-                        Value::String(s) => s.trim().parse().ok(),
-                        _ => None,
-                    };
+                    let x = number(&v, serde_json::Number::as_f64);
                     check(&v, x.is_some());
                     x
                 }))),
